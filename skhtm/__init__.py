@@ -1,0 +1,8 @@
+"""skhtm: Hierarchical Temporal Memory as scikit-learn estimators for vision and video."""
+
+from .encoders import ThermometerEncoder
+from .spatial_pooler import SpatialPoolerTransformer
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["SpatialPoolerTransformer", "ThermometerEncoder", "__version__"]

@@ -1,0 +1,73 @@
+"""Input checks shared by the skhtm estimators."""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import validate_data
+
+BINARY_HINT = (
+    "Binarize it first with sklearn.preprocessing.Binarizer, or keep grey levels "
+    "with skhtm.ThermometerEncoder (several thresholds per pixel)."
+)
+
+
+def _named(estimator, exc):
+    """Re-raise ``exc`` with the estimator's name in front, keeping its type and text."""
+    name = type(estimator).__name__
+    if name in str(exc):
+        return exc
+    return type(exc)(f"{name}: {exc}")
+
+
+def validate_last_axis(estimator, X, *, reset, accept_sequences=True):
+    """Validate X whose last axis holds the features, as a 2-D array.
+
+    Accepts (n_samples, n_features), and with ``accept_sequences`` a batch of
+    sequences (n_samples, n_steps, n_features); scipy.sparse input must be 2-D.
+
+    Returns
+    -------
+    X2d : ndarray or CSR matrix, (n_rows, n_features)
+    lead_shape : tuple
+        The leading axes to restore on output: (n_samples,) or (n_samples, n_steps).
+    """
+    name = type(estimator).__name__
+    if not sp.issparse(X) and not hasattr(X, "shape"):
+        try:
+            X = np.asarray(X)
+        except ValueError as exc:  # ragged nested lists
+            raise _named(estimator, exc) from exc
+    ndim = len(X.shape)
+    allowed = (2, 3) if accept_sequences and not sp.issparse(X) else (2,)
+    if ndim not in allowed:
+        expected = "a 2-D array (n_samples, n_features)"
+        if accept_sequences:
+            expected += " or a 3-D batch of sequences (n_samples, n_steps, n_features)"
+        raise ValueError(f"{name} expects {expected}; got an array with {ndim} dimension(s).")
+    lead_shape = tuple(X.shape[:-1])
+    if ndim == 3:
+        if 0 in X.shape:
+            raise ValueError(f"{name}: got an empty batch of sequences of shape {X.shape}.")
+        X = np.asarray(X).reshape(-1, X.shape[-1])
+    try:
+        X = validate_data(estimator, X, reset=reset, accept_sparse="csr", dtype="numeric")
+    except (TypeError, ValueError) as exc:
+        raise _named(estimator, exc) from exc
+    return X, lead_shape
+
+
+def check_binary(estimator, X):
+    """Raise a clear error unless X (dense or sparse, 2-D) holds only 0 and 1."""
+    name = type(estimator).__name__
+    values = X.data if sp.issparse(X) else X
+    if values.dtype == bool:
+        return
+    if np.any(values < 0):
+        raise ValueError(
+            f"{name} requires binary input (0/1 or bool); X contains negative values. "
+            + BINARY_HINT)
+    bad = (values != 0) & (values != 1)
+    if np.any(bad):
+        example = values[bad].flat[0]
+        raise ValueError(
+            f"{name} requires binary input (0/1 or bool); X contains other values "
+            f"(e.g. {example!r}). " + BINARY_HINT)
