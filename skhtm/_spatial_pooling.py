@@ -41,36 +41,61 @@ def synapses_of(indptr, columns):
     return np.arange(int(sizes.sum()), dtype=np.int64) + offsets
 
 
-def connected_matrix(indptr, indices, permanences, syn_perm_connected, n_inputs):
-    """CSR (n_columns, n_inputs) of connected synapses, in the smallest safe int type.
+def pool_matrix(indptr, indices, connected, n_inputs):
+    """CSR (n_columns, n_inputs) over the whole potential pool, data = connected (0/1).
 
-    Overlaps are counts of connected synapses: uint8 holds them when no column
-    has more than 255 connected synapses, and uint8 products are ~2.5x faster
-    than float32 ones in scipy's sparse x dense kernel.
+    Costs no compaction: the product then runs over every potential synapse,
+    which is cheaper than rebuilding a compact matrix for a few samples.
     """
-    connected = permanences >= syn_perm_connected
-    n_columns = indptr.shape[0] - 1
-    # Every pool holds at least one synapse, so reduceat sees no empty segment.
-    counts = np.add.reduceat(connected, indptr[:-1], dtype=np.int64)
-    new_indptr = np.zeros(n_columns + 1, dtype=np.int64)
-    np.cumsum(counts, out=new_indptr[1:])
-    top = int(counts.max()) if counts.size else 0
+    wide = np.diff(indptr).max(initial=0) > np.iinfo(np.uint8).max
+    data = connected.astype(np.int32) if wide else connected.view(np.uint8)
+    return _csr(data, indices, indptr, n_inputs)
+
+
+def connected_matrix(indptr, indices, connected, n_inputs):
+    """Compact CSR (n_columns, n_inputs) of the connected synapses only.
+
+    uint8 data: overlaps are counts, and uint8 sparse x dense products are
+    ~2.5x faster than float32 ones in scipy; wider ints only if a column can
+    exceed 255 connected synapses.
+    """
+    kept = np.flatnonzero(connected)  # far cheaper than a random boolean mask
+    counts_before = np.concatenate(([0], np.cumsum(connected, dtype=np.int64)))
+    new_indptr = counts_before[indptr]
+    top = int(np.diff(new_indptr).max()) if new_indptr.size > 1 else 0
     dtype = np.uint8 if top <= np.iinfo(np.uint8).max else np.int32
-    data = np.ones(int(new_indptr[-1]), dtype=dtype)
-    matrix = sp.csr_matrix((n_columns, n_inputs), dtype=dtype)
+    return _csr(np.ones(kept.size, dtype=dtype), indices[kept], new_indptr, n_inputs)
+
+
+def _csr(data, indices, indptr, n_inputs):
+    matrix = sp.csr_matrix((indptr.shape[0] - 1, n_inputs), dtype=data.dtype)
     # Assigning the parts directly skips scipy's O(nnz) format checks: the
     # structure is canonical by construction (sorted pools, no duplicates).
-    matrix.data, matrix.indices, matrix.indptr = data, indices[connected], new_indptr
+    matrix.data, matrix.indices, matrix.indptr = data, indices, indptr
     return matrix
 
 
-def compute_overlaps(connected, inputs_t):
+# Rows per block of the overlap product: a block's (n_columns x rows) result
+# must stay in L2 cache, or transposing it back to rows costs more than the
+# product itself (uint8 transposes of big blocks run at a few hundred MB/s).
+_ROW_BLOCK = 64
+
+
+def compute_overlaps(connected, inputs):
     """Overlap of every column with every sample: (n_samples, n_columns).
 
-    ``inputs_t`` is the batch transposed, (n_inputs, n_samples), in the dtype of
-    ``connected``; one sparse x dense product over the whole batch.
+    ``inputs`` is a dense binary (n_samples, n_inputs) array. Each block of
+    rows is one sparse x dense product ``connected @ block.T``.
     """
-    return np.ascontiguousarray((connected @ inputs_t).T)
+    n_rows = inputs.shape[0]
+    out = np.empty((n_rows, connected.shape[0]), dtype=connected.dtype)
+    if inputs.dtype == bool:
+        inputs = inputs.view(np.uint8)
+    for start in range(0, n_rows, _ROW_BLOCK):
+        block = inputs[start:start + _ROW_BLOCK]
+        block_t = np.ascontiguousarray(block.T, dtype=connected.dtype)
+        out[start:start + _ROW_BLOCK] = (connected @ block_t).T
+    return out
 
 
 def global_winners(scores, k, column_rank, min_overlap=None, overlaps=None):
@@ -78,7 +103,7 @@ def global_winners(scores, k, column_rank, min_overlap=None, overlaps=None):
 
     Parameters
     ----------
-    scores : ndarray (n_samples, n_columns)
+    scores : ndarray (n_samples, n_columns), non-negative
         Integer overlaps (inference) or float boosted overlaps (learning).
     k : int
     column_rank : ndarray of int, a permutation of range(n_columns)
@@ -92,42 +117,39 @@ def global_winners(scores, k, column_rank, min_overlap=None, overlaps=None):
     Returns
     -------
     winners : ndarray of bool (n_samples, n_columns)
+
+    Notes
+    -----
+    Every column gets one unique integer key, score major and rank minor, and a
+    single ``np.partition`` per row finds the k-th key. Float scores enter the
+    key through their IEEE-754 bits, which order non-negative floats exactly
+    like their values; so there are no ties to resolve afterwards, and integer
+    partitions (SIMD-sorted in numpy) stay fast when many scores are equal.
     """
     n_rows, n_columns = scores.shape
     k = min(int(k), n_columns)
     if k <= 0 or n_rows == 0:
         return np.zeros(scores.shape, dtype=bool)
-    if scores.dtype.kind in "iu":
-        # One unique integer key per column: overlap major, rank minor.
+    floor = 0
+    if scores.dtype.kind == "f":
+        values = np.ascontiguousarray(scores, dtype=np.float32).view(np.int32)
+        if min_overlap:
+            # Ineligible columns get key = rank < n_columns; eligible ones have
+            # a positive score, so bits >= 1 and key >= n_columns.
+            eligible = (overlaps if overlaps is not None else scores) >= min_overlap
+            values = values * eligible
+            floor = 1
+        top = int(np.iinfo(np.int32).max)
+    else:
+        values = scores
         top = int(scores.max())
-        dtype = np.int32 if (top + 2) * n_columns < np.iinfo(np.int32).max else np.int64
-        keys = scores.astype(dtype)
-        keys *= n_columns
-        keys += column_rank
-        kth = np.partition(keys, n_columns - k, axis=1)[:, n_columns - k]
-        floor = (min_overlap or 0) * n_columns
-        return keys >= np.maximum(kth, floor)[:, None]
-
-    eligible = None
-    if min_overlap:
-        eligible = (overlaps if overlaps is not None else scores) >= min_overlap
-        scores = np.where(eligible, scores, -np.inf)
-    kth = np.partition(scores, n_columns - k, axis=1)[:, n_columns - k][:, None]
-    winners = scores > kth
-    tied = scores == kth
-    need = k - winners.sum(axis=1)
-    rows = np.flatnonzero(tied.sum(axis=1) > need)
-    if rows.size:
-        # Among the tied columns of a row keep the `need` highest ranks: give the
-        # sure winners a key above every rank, then one partition at k.
-        keys = np.where(tied[rows], column_rank, -1)
-        keys[winners[rows]] = n_columns
-        kth_key = np.partition(keys, n_columns - k, axis=1)[:, n_columns - k]
-        tied[rows] &= keys >= kth_key[:, None]
-    winners |= tied
-    if eligible is not None:
-        winners &= eligible
-    return winners
+        floor = int(min_overlap or 0)
+    dtype = np.int32 if (top + 2) * n_columns < np.iinfo(np.int32).max else np.int64
+    keys = np.multiply(values, n_columns, dtype=dtype)
+    keys += column_rank
+    kth = np.partition(keys, n_columns - k, axis=1)[:, n_columns - k]
+    # Keys below floor * n_columns belong to columns under the stimulus threshold.
+    return keys >= np.maximum(kth, floor * n_columns)[:, None]
 
 
 def local_winners(scores, n_active, column_rank, column_shape, offsets, wrap_around,
@@ -180,11 +202,13 @@ def synapse_statistics(indptr, indices, winners, inputs):
 
     Returns
     -------
-    synapses : ndarray of int64
-        Ids of the synapses of every column that won at least once.
-    n_active_when_won : ndarray of int64
+    columns : ndarray of int64
+        The columns that won at least once.
+    synapses : ndarray of int64 or slice
+        Their synapse ids (a slice covering all synapses when every column won).
+    n_active_when_won : ndarray of float32
         For each, in how many samples its column won and its input was on.
-    n_won : ndarray of int64
+    n_won : ndarray of float32
         For each, in how many samples its column won.
 
     The counts are popcounts of bit-packed (column wins AND input on) masks:
@@ -192,21 +216,32 @@ def synapse_statistics(indptr, indices, winners, inputs):
     """
     wins = winners.sum(axis=0)
     columns = np.flatnonzero(wins)
-    synapses = synapses_of(indptr, columns)
-    if synapses.size == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return synapses, empty, empty
-    local_column = np.repeat(np.arange(columns.size), np.diff(indptr)[columns])
+    n_columns = indptr.shape[0] - 1
+    if columns.size == n_columns:
+        synapses = slice(None)
+        pool_inputs = indices
+        local_column = synapse_columns(indptr)
+    else:
+        synapses = synapses_of(indptr, columns)
+        pool_inputs = indices[synapses]
+        local_column = None
+    inputs = np.asarray(inputs, dtype=bool)
+    if winners.shape[0] == 1:  # online learning: one sample, one win per column
+        hits = inputs[0][pool_inputs].astype(np.float32)
+        return columns, synapses, hits, np.ones(hits.size, dtype=np.float32)
+    if local_column is None:
+        local_column = np.repeat(np.arange(columns.size), np.diff(indptr)[columns])
     won_bits = _pack_rows(winners[:, columns].T)
-    input_bits = _pack_rows(np.asarray(inputs, dtype=bool).T)
+    input_bits = _pack_rows(inputs.T)
     n_words = won_bits.shape[1]
-    hits = np.empty(synapses.size, dtype=np.int64)
+    hits = np.empty(pool_inputs.size, dtype=np.float32)
     step = max(1, _MAX_SCRATCH // n_words)
-    for start in range(0, synapses.size, step):
-        stop = min(start + step, synapses.size)
-        both = won_bits[local_column[start:stop]] & input_bits[indices[synapses[start:stop]]]
-        hits[start:stop] = np.bitwise_count(both).sum(axis=1, dtype=np.int64)
-    return synapses, hits, wins[columns][local_column].astype(np.int64)
+    for start in range(0, pool_inputs.size, step):
+        stop = min(start + step, pool_inputs.size)
+        both = won_bits[local_column[start:stop]] & input_bits[pool_inputs[start:stop]]
+        counts = np.bitwise_count(both)
+        hits[start:stop] = counts[:, 0] if n_words == 1 else counts.sum(axis=1)
+    return columns, synapses, hits, wins[columns][local_column].astype(np.float32)
 
 
 def adapt_synapses(permanences, synapses, n_active_when_won, n_won, syn_perm_active_inc,
@@ -217,9 +252,9 @@ def adapt_synapses(permanences, synapses, n_active_when_won, n_won, syn_perm_act
     input was on and loses ``syn_perm_inactive_dec`` otherwise; a batch applies
     the sum. Permanences stay in [0, 1] and tiny ones are trimmed to 0.
     """
-    delta = (syn_perm_active_inc * n_active_when_won
-             - syn_perm_inactive_dec * (n_won - n_active_when_won))
-    updated = permanences[synapses] + delta.astype(np.float32)
+    updated = n_active_when_won * np.float32(syn_perm_active_inc + syn_perm_inactive_dec)
+    updated -= n_won * np.float32(syn_perm_inactive_dec)
+    updated += permanences[synapses]
     np.clip(updated, 0.0, 1.0, out=updated)
     updated[updated < syn_perm_trim_threshold] = 0.0
     permanences[synapses] = updated
@@ -263,6 +298,9 @@ def update_duty_cycles(duty_cycles, events, iteration, duty_cycle_period):
     n = events.shape[0]
     if n == 0:
         return duty_cycles
+    if n == 1:  # online learning: the recursion itself
+        p = min(iteration + 1, duty_cycle_period)
+        return (duty_cycles * (p - 1) + events[0]) / p
     period = np.minimum(iteration + np.arange(1, n + 1), duty_cycle_period).astype(np.float64)
     decay = (period - 1.0) / period
     # weight of sample j: (1 / p_j) * prod_{m > j} decay_m
