@@ -42,7 +42,10 @@ def validate_last_axis(estimator, X, *, reset, accept_sequences=True):
         expected = "a 2-D array (n_samples, n_features)"
         if accept_sequences:
             expected += " or a 3-D batch of sequences (n_samples, n_steps, n_features)"
-        raise ValueError(f"{name} expects {expected}; got an array with {ndim} dimension(s).")
+        hint = (" Reshape your data with array.reshape(1, -1) for a single sample."
+                if ndim == 1 else "")
+        raise ValueError(f"{name} expects {expected}; got an array with {ndim} dimension(s)."
+                         + hint)
     lead_shape = tuple(X.shape[:-1])
     if ndim == 3:
         if 0 in X.shape:
@@ -63,7 +66,8 @@ def check_binary(estimator, X):
         return
     if np.any(values < 0):
         raise ValueError(
-            f"{name} requires binary input (0/1 or bool); X contains negative values. "
+            f"Negative values in data passed to {name}, which requires binary input "
+            "(0/1 or bool). "
             + BINARY_HINT)
     bad = (values != 0) & (values != 1)
     if np.any(bad):

@@ -299,7 +299,7 @@ class SpatialPoolerTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         """
         check_is_fitted(self)
         X, lead_shape = self._validate_input(X, reset=False)
-        connected = self._connected()
+        connected = self._connected_synapses
         slices = list(gen_batches(X.shape[0], _TRANSFORM_CHUNK))
         if len(slices) > 1 and self.n_jobs not in (None, 1):
             parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
@@ -376,7 +376,7 @@ class SpatialPoolerTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin
     def _drop_fitted_state(self):
         for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
             delattr(self, key)
-        self.__dict__.pop("_connected_cache", None)
+        self.__dict__.pop("_connected_synapses", None)
 
     def _n_active(self, radius):
         """Target number of winners: per layer (global) or per column (local)."""
@@ -439,14 +439,14 @@ class SpatialPoolerTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         return int(max(1.0, (diameter - 1.0) / 2.0) + 0.5)
 
     def _connected(self):
-        """Compact connected-synapse matrix for transform, cached per permanences."""
+        """Compact connected-synapse matrix of the current permanences.
+
+        Computed when learning commits and kept as fitted state, so that
+        transform neither rebuilds it nor writes to the estimator.
+        """
         pm = self.permanences_
-        cache = self.__dict__.get("_connected_cache")
-        if cache is None or cache[0] is not pm.data:
-            matrix = K.connected_matrix(pm.indptr, pm.indices, pm.data >= self.syn_perm_connected,
-                                        self.n_features_in_)
-            cache = self._connected_cache = (pm.data, matrix)
-        return cache[1]
+        return K.connected_matrix(pm.indptr, pm.indices, pm.data >= self.syn_perm_connected,
+                                  self.n_features_in_)
 
     def _inhibit(self, scores, overlaps, radius):
         min_overlap = max(int(self.stimulus_threshold), 1)
@@ -526,6 +526,7 @@ class SpatialPoolerTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         self.n_iterations_ = iteration
         self.inhibition_radius_ = radius
         self.random_state_ = rng
+        self._connected_synapses = self._connected()
 
     def _min_duty_cycles(self, overlap_duty_cycles, radius):
         if self.global_inhibition:
