@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+
+from skhtm import ThermometerEncoder
+
+
+def test_thermometer_bits_are_monotone_and_keep_grey_levels():
+    X = np.array([[0.0, 16.0], [8.0, 4.0], [16.0, 0.0]])
+    enc = ThermometerEncoder(n_thresholds=3).fit(X)
+    np.testing.assert_allclose(enc.thresholds_, [4.0, 8.0, 12.0])
+    bits = enc.transform(X).reshape(3, 2, 3)
+    assert bits.dtype == np.uint8
+    np.testing.assert_array_equal(bits.sum(axis=2), [[0, 3], [1, 0], [3, 0]])
+    # Thermometer: a bit is only on if all lower bits are.
+    assert np.all(np.diff(bits.astype(int), axis=2) <= 0)
+
+
+def test_quantile_strategy_balances_bits():
+    X = np.random.RandomState(0).exponential(size=(500, 3))
+    bits = ThermometerEncoder(4, strategy="quantile").fit_transform(X).reshape(500, 3, 4)
+    rates = bits.mean(axis=(0, 1))
+    np.testing.assert_allclose(rates, [1.0, 0.75, 0.5, 0.25], atol=0.02)
+
+
+def test_per_feature_thresholds_and_sequences():
+    X = np.array([[0.0, 100.0], [1.0, 200.0]])
+    enc = ThermometerEncoder(1, per_feature=True).fit(X)
+    np.testing.assert_allclose(enc.thresholds_, [[0.5], [150.0]])
+    seqs = np.stack([X, X[::-1]])
+    out = enc.transform(seqs)
+    assert out.shape == (2, 2, 2)
+    np.testing.assert_array_equal(out[0], enc.transform(X))
+
+
+def test_feature_names_and_errors():
+    enc = ThermometerEncoder(2).fit(np.zeros((3, 5)) + np.arange(3)[:, None])
+    assert len(enc.get_feature_names_out()) == 10
+    with pytest.raises(ValueError, match="4 features, but ThermometerEncoder"):
+        enc.transform(np.zeros((2, 4)))
+    with pytest.raises(ValueError, match="NaN"):
+        enc.transform(np.full((2, 5), np.nan))
