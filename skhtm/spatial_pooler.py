@@ -153,8 +153,8 @@ class SpatialPoolerTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin
     >>> sp = SpatialPoolerTransformer(column_shape=256, random_state=0).fit(X)
     >>> sp.transform(X[:3]).shape
     (3, 256)
-    >>> sp.transform(X[:3]).sum(axis=1)
-    array([5, 5, 5])
+    >>> sp.transform(X[:3]).sum(axis=1).tolist()
+    [5, 5, 5]
     """
 
     _parameter_constraints = {
