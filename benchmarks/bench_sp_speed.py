@@ -91,25 +91,16 @@ def main():
     start = time.perf_counter()
     fresh(1)
     results["init_s"] = time.perf_counter() - start
-    warm_batch = fresh(args.batch_size)
 
-    def fit_minibatch():
-        copy.deepcopy(warm_batch).partial_fit(X_fit)
+    def time_learning(key, label, batch_size, X):
+        warm = fresh(batch_size)
+        med, runs = timed(lambda: copy.deepcopy(warm).partial_fit(X), repeats)
+        results[key] = med / len(X) * 1e6
+        print(f"{label}: {results[key]:.1f} us/sample  runs(s)={np.round(runs, 2)}")
 
-    med, runs = timed(fit_minibatch, repeats)
-    results["minibatch_fit_us"] = med / n_fit * 1e6
-    print(f"mini-batch fit (batch_size={args.batch_size}): "
-          f"{results['minibatch_fit_us']:.1f} us/sample  runs(s)={np.round(runs, 2)}")
-
-    warm = fresh(1)
-
-    def fit_online():
-        copy.deepcopy(warm).partial_fit(X_online)
-
-    med, runs = timed(fit_online, repeats)
-    results["online_fit_us"] = med / n_online * 1e6
-    print(f"online fit (batch_size=1): {results['online_fit_us']:.1f} us/sample  "
-          f"runs(s)={np.round(runs, 2)}")
+    time_learning("minibatch_fit_us", f"mini-batch fit (batch_size={args.batch_size})",
+                  args.batch_size, X_fit)
+    time_learning("online_fit_us", "online fit (batch_size=1)", 1, X_online)
 
     model = SpatialPoolerTransformer(**CONFIG, batch_size=args.batch_size).partial_fit(X_fit)
     sdr = model.transform(X_tr)
@@ -129,7 +120,8 @@ def main():
                                       for a in ("data", "indices", "indptr"))
         for v in vars(model).values()) / 2**20
     results["peak_transform_mib"] = peak_mib(lambda: model.transform(X_tr))
-    results["peak_fit_mib"] = peak_mib(fit_minibatch)
+    results["peak_fit_mib"] = peak_mib(
+        lambda: SpatialPoolerTransformer(**CONFIG, batch_size=args.batch_size).partial_fit(X_fit))
     results["max_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results["n_synapses"] = int(model.permanences_.nnz)
 

@@ -51,8 +51,10 @@ def test_learning_beats_untrained_pooler_and_binarized_pixels(digits_bits):
     untrained = SpatialPoolerTransformer(**{
         **PARAMS, "syn_perm_active_inc": 0.0, "syn_perm_inactive_dec": 0.0,
         "min_pct_overlap_duty_cycle": 0.0}).fit(B_train)
-    init = SpatialPoolerTransformer(**PARAMS).partial_fit(B_train[:0 + 1])
-    assert untrained.permanences_.nnz == init.permanences_.nnz
+    # "Untrained" really means it: its permanences do not depend on the data seen.
+    unseen = SpatialPoolerTransformer(**untrained.get_params()).fit(B_test)
+    np.testing.assert_array_equal(untrained.permanences_.data, unseen.permanences_.data)
+    assert not np.array_equal(untrained.permanences_.data, trained.permanences_.data)
     acc_trained = clf.fit(trained.transform(B_train), y_train).score(
         trained.transform(B_test), y_test)
     acc_untrained = clf.fit(untrained.transform(B_train), y_train).score(
@@ -110,7 +112,7 @@ def test_mini_batch_sums_updates_and_differs_from_online(random_bits):
     # One batch of all samples: each winner's synapse moves by the summed update.
     model = SpatialPoolerTransformer(64, batch_size=60, random_state=0,
                                      min_pct_overlap_duty_cycle=0.0)
-    start = copy.deepcopy(model.partial_fit(random_bits[:0 + 1]))
+    start = copy.deepcopy(model.partial_fit(random_bits[:1]))
     start.set_params(batch_size=60)
     before = start.permanences_.copy()
     winners = start.transform(random_bits).astype(bool)
