@@ -2,7 +2,13 @@
 
 from .encoders import ThermometerEncoder
 from .spatial_pooler import SpatialPoolerTransformer
+from .temporal_memory import TemporalMemoryTransformer
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["SpatialPoolerTransformer", "ThermometerEncoder", "__version__"]
+__all__ = [
+    "SpatialPoolerTransformer",
+    "TemporalMemoryTransformer",
+    "ThermometerEncoder",
+    "__version__",
+]

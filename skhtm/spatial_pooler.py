@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _spatial_pooling as K
 from . import _topology as T
+from ._utils import restore_on_error
 from ._validation import check_binary, validate_last_axis
 
 # How often (in learning iterations) the inhibition radius and the minimum
@@ -249,7 +250,7 @@ class SpatialPoolerTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         -------
         self : object
         """
-        with _restore_on_error(self):
+        with restore_on_error(self):
             self._drop_fitted_state()
             X, _ = self._validate_input(X, reset=True)
             self._initialize(X.shape[1])
@@ -275,7 +276,7 @@ class SpatialPoolerTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         -------
         self : object
         """
-        with _restore_on_error(self):
+        with restore_on_error(self):
             first = not hasattr(self, "permanences_")
             X, _ = self._validate_input(X, reset=first)
             if first:
@@ -535,20 +536,3 @@ class SpatialPoolerTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin
             top = T.neighbourhood_max(overlap_duty_cycles[None], self.column_shape_,
                                       radius, self.wrap_around)[0]
         return self.min_pct_overlap_duty_cycle * top
-
-
-class _restore_on_error:
-    """Context manager: on an exception, put the estimator's attributes back."""
-
-    def __init__(self, estimator):
-        self.estimator = estimator
-
-    def __enter__(self):
-        self.saved = dict(vars(self.estimator))
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
-            vars(self.estimator).clear()
-            vars(self.estimator).update(self.saved)
-        return False
-

@@ -1,0 +1,462 @@
+"""Temporal Memory kernels (BAMI "Temporal Memory Algorithm Details"; Hawkins & Ahmad 2016).
+
+Cells are numbered ``column * cells_per_column + i``. Distal segments live in
+flat arrays: segment ``s`` belongs to cell ``segment_cell[s]`` and has
+``width`` synapse slots, ``presynaptic_cell[s, j]`` (-1 for an empty slot) with
+``permanence[s, j]``. A synapse is identified by its flat slot id
+``s * width + j``.
+
+Segment activity needs, each step, the segments that have synapses from the
+few active cells; scanning every synapse would cost O(n_synapses) per step.
+So the connections keep a reverse index: row ``c`` of ``reverse`` lists the
+flat ids of the synapses whose presynaptic cell is ``c`` (-1 for a hole left
+by a destroyed synapse), and ``reverse_pos`` gives each synapse's place in
+its row so that destroying it is O(1). Rows have a common width that doubles
+when one overflows (the index is then rebuilt, which also closes holes).
+
+Learning is the online algorithm, one time step at a time (``learn_step``).
+Inference of many sequences in lock-step (``infer_sequences``) uses a CSR
+index of the connected synapses only, built once per call.
+"""
+
+import numpy as np
+
+# A synapse whose permanence falls to this or below is destroyed (as in
+# Numenta's implementations, where permanences below ~0 are pruned).
+_PRUNE = 1e-6
+
+
+class Connections:
+    """Distal segments and synapses of a Temporal Memory, in flat arrays.
+
+    Attributes
+    ----------
+    segment_cell : ndarray of int32, (capacity,)
+        Owner cell of each segment slot; -1 for a free slot.
+    segment_last_used : ndarray of int64, (capacity,)
+        Learning iteration at which the segment was last active or created
+        (for replacing the least recently used segment of a full cell).
+    presynaptic_cell : ndarray of int32, (capacity, width)
+    permanence : ndarray of float32, (capacity, width)
+    cell_n_segments : ndarray of int32, (n_cells,)
+    n_allocated : int
+        Segment slots in use or freed so far (the high-water mark).
+    """
+
+    def __init__(self, n_columns, cells_per_column, width, capacity=256):
+        self.n_columns = int(n_columns)
+        self.cells_per_column = int(cells_per_column)
+        self.n_cells = self.n_columns * self.cells_per_column
+        self.width = int(width)
+        self.segment_cell = np.full(capacity, -1, np.int32)
+        self.segment_last_used = np.zeros(capacity, np.int64)
+        self.presynaptic_cell = np.full((capacity, self.width), -1, np.int32)
+        self.permanence = np.zeros((capacity, self.width), np.float32)
+        self.cell_n_segments = np.zeros(self.n_cells, np.int32)
+        self.n_allocated = 0
+        self.free_segments = np.zeros(0, np.int64)
+        self.reverse = np.full((self.n_cells, 4), -1, np.int32)
+        self.reverse_fill = np.zeros(self.n_cells, np.int32)
+        self.reverse_pos = np.zeros((capacity, self.width), np.int32)
+
+    @property
+    def n_segments(self):
+        return int(np.count_nonzero(self.segment_cell[:self.n_allocated] >= 0))
+
+    @property
+    def n_synapses(self):
+        return int(np.count_nonzero(self.presynaptic_cell[:self.n_allocated] >= 0))
+
+    @property
+    def nbytes(self):
+        return sum(a.nbytes for a in (
+            self.segment_cell, self.segment_last_used, self.presynaptic_cell,
+            self.permanence, self.cell_n_segments, self.free_segments, self.reverse,
+            self.reverse_fill, self.reverse_pos))
+
+
+class StreamState:
+    """What the Temporal Memory carries from one time step to the next."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        empty = np.zeros(0, np.int64)
+        self.active_cells = empty
+        self.winner_cells = empty
+        self.active_segments = empty
+        self.matching_segments = empty
+        self.n_potential = np.zeros(0, np.int32)  # active potential synapses per segment
+
+
+# ---------------------------------------------------------------- storage
+
+def _grow_capacity(conn, needed):
+    capacity = conn.segment_cell.size
+    if needed <= capacity:
+        return
+    new = max(needed, 2 * capacity)
+    extra = new - capacity
+    conn.segment_cell = np.concatenate([conn.segment_cell, np.full(extra, -1, np.int32)])
+    conn.segment_last_used = np.concatenate([conn.segment_last_used,
+                                             np.zeros(extra, np.int64)])
+    w = conn.width
+    conn.presynaptic_cell = np.concatenate([conn.presynaptic_cell,
+                                            np.full((extra, w), -1, np.int32)])
+    conn.permanence = np.concatenate([conn.permanence, np.zeros((extra, w), np.float32)])
+    conn.reverse_pos = np.concatenate([conn.reverse_pos, np.zeros((extra, w), np.int32)])
+
+
+def _widen(conn, width):
+    """Give every segment ``width`` synapse slots (flat ids change: reindex)."""
+    pad = width - conn.width
+    n = conn.segment_cell.size
+    conn.presynaptic_cell = np.hstack([conn.presynaptic_cell, np.full((n, pad), -1, np.int32)])
+    conn.permanence = np.hstack([conn.permanence, np.zeros((n, pad), np.float32)])
+    conn.reverse_pos = np.zeros((n, width), np.int32)
+    conn.width = width
+    rebuild_reverse_index(conn)
+
+
+def rebuild_reverse_index(conn, min_width=4):
+    """Rebuild ``reverse`` from the synapse arrays, closing holes."""
+    flat = conn.presynaptic_cell.ravel()
+    ids = np.flatnonzero(flat >= 0)
+    cells = flat[ids]
+    counts = np.bincount(cells, minlength=conn.n_cells)
+    top = int(counts.max()) if counts.size else 0
+    width = max(min_width, 4)
+    while width < 2 * top:
+        width *= 2
+    order = np.argsort(cells, kind="stable")
+    cells, ids = cells[order], ids[order]
+    rank = _rank_in_groups(cells)
+    conn.reverse = np.full((conn.n_cells, width), -1, np.int32)
+    conn.reverse[cells, rank] = ids
+    conn.reverse_fill = counts.astype(np.int32)
+    conn.reverse_pos.ravel()[ids] = rank
+
+
+def _rank_in_groups(sorted_keys):
+    """0, 1, 2, ... within each run of equal keys of a sorted array."""
+    n = sorted_keys.size
+    if n == 0:
+        return np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    return np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+
+
+def _index_synapses(conn, ids, cells):
+    """Add synapses (flat ids, presynaptic cells) to the reverse index."""
+    order = np.argsort(cells, kind="stable")
+    cells, ids = cells[order], ids[order]
+    rank = _rank_in_groups(cells)
+    pos = conn.reverse_fill[cells] + rank
+    if pos.size and pos.max() >= conn.reverse.shape[1]:
+        rebuild_reverse_index(conn, conn.reverse.shape[1])
+        return
+    conn.reverse[cells, pos] = ids
+    conn.reverse_pos.ravel()[ids] = pos
+    np.maximum.at(conn.reverse_fill, cells, (pos + 1).astype(np.int32))
+
+
+def destroy_synapses(conn, ids):
+    """Destroy synapses given by flat id (distinct, all existing)."""
+    if not ids.size:
+        return
+    flat = conn.presynaptic_cell.ravel()
+    cells = flat[ids]
+    conn.reverse[cells, conn.reverse_pos.ravel()[ids]] = -1
+    flat[ids] = -1
+    conn.permanence.ravel()[ids] = 0.0
+
+
+def destroy_segments(conn, segments):
+    """Destroy segments (distinct) and all their synapses."""
+    if not segments.size:
+        return
+    rows = conn.presynaptic_cell[segments]
+    r, j = np.nonzero(rows >= 0)
+    destroy_synapses(conn, segments[r] * conn.width + j)
+    np.subtract.at(conn.cell_n_segments, conn.segment_cell[segments], 1)
+    conn.segment_cell[segments] = -1
+    conn.free_segments = np.concatenate([conn.free_segments, segments])
+
+
+def create_segments(conn, cells, iteration, max_segments_per_cell):
+    """One new segment on each of ``cells`` (distinct); returns their ids.
+
+    A cell that already has ``max_segments_per_cell`` segments first loses its
+    least recently used one.
+    """
+    full = cells[conn.cell_n_segments[cells] >= max_segments_per_cell]
+    if full.size:
+        owner = conn.segment_cell[:conn.n_allocated]
+        candidates = np.flatnonzero(np.isin(owner, full))
+        order = np.lexsort((candidates, conn.segment_last_used[candidates], owner[candidates]))
+        candidates = candidates[order]
+        first = np.r_[True, owner[candidates[1:]] != owner[candidates[:-1]]]
+        destroy_segments(conn, candidates[first])
+    k = cells.size
+    reuse = conn.free_segments[:k]
+    conn.free_segments = conn.free_segments[k:]
+    fresh = np.arange(conn.n_allocated, conn.n_allocated + k - reuse.size)
+    conn.n_allocated += fresh.size
+    _grow_capacity(conn, conn.n_allocated)
+    segments = np.concatenate([reuse, fresh]).astype(np.int64)
+    conn.segment_cell[segments] = cells
+    conn.segment_last_used[segments] = iteration
+    np.add.at(conn.cell_n_segments, cells, 1)
+    return segments
+
+
+# ---------------------------------------------------------------- learning
+
+def segment_activity(conn, active_cells, connected_permanence):
+    """Active connected and active potential synapses of every segment.
+
+    Returns two int arrays of length ``n_allocated``.
+    """
+    n = conn.n_allocated
+    if not active_cells.size or n == 0:
+        zero = np.zeros(n, np.intp)
+        return zero, zero
+    top = int(conn.reverse_fill[active_cells].max())
+    ids = conn.reverse[active_cells, :top].ravel()
+    ids = ids[ids >= 0]
+    segments = ids // conn.width
+    n_potential = np.bincount(segments, minlength=n)
+    connected = conn.permanence.ravel()[ids] >= connected_permanence
+    n_connected = np.bincount(segments[connected], minlength=n)
+    return n_connected, n_potential
+
+
+def adapt_segments(conn, segments, prev_active_mask, increment, decrement):
+    """Hebbian update: synapses from previously active cells gain ``increment``,
+    the others lose ``decrement``. Synapses at zero are destroyed, and so are
+    segments left without synapses."""
+    if not segments.size:
+        return
+    presyn = conn.presynaptic_cell[segments]
+    exists = presyn >= 0
+    active = prev_active_mask[presyn] & exists
+    perm = conn.permanence[segments]
+    perm += np.where(active, np.float32(increment), np.float32(-decrement)) * exists
+    np.clip(perm, 0.0, 1.0, out=perm)
+    conn.permanence[segments] = perm
+    dead = exists & (perm <= _PRUNE)
+    if dead.any():
+        r, j = np.nonzero(dead)
+        destroy_synapses(conn, segments[r] * conn.width + j)
+        empty = ~(conn.presynaptic_cell[segments] >= 0).any(axis=1)
+        destroy_segments(conn, segments[empty])
+
+
+def grow_synapses(conn, segments, n_desired, candidates, initial_permanence,
+                  max_synapses_per_segment, rng):
+    """Grow up to ``n_desired[i]`` new synapses on ``segments[i]`` to a random
+    sample of ``candidates`` (sorted previous winner cells) it is not yet
+    connected to. A full segment first loses its weakest synapses."""
+    keep = n_desired > 0
+    segments, n_desired = segments[keep], n_desired[keep]
+    if not segments.size or not candidates.size:
+        return
+    n_seg, n_cand = segments.size, candidates.size
+    presyn = conn.presynaptic_cell[segments]
+    exists = presyn >= 0
+    where = np.minimum(np.searchsorted(candidates, presyn), n_cand - 1)
+    present_hit = exists & (candidates[where] == presyn)
+    present = np.zeros((n_seg, n_cand), bool)
+    r, j = np.nonzero(present_hit)
+    present[r, where[r, j]] = True
+    n_new = np.minimum(np.minimum(n_desired, n_cand - present.sum(axis=1)),
+                       max_synapses_per_segment)
+    if not n_new.any():
+        return
+    keys = rng.random((n_seg, n_cand))
+    keys[present] = 2.0
+    chosen = np.argsort(keys, axis=1)
+    take = np.arange(n_cand) < n_new[:, None]
+    rows, ranks = np.nonzero(take)
+    new_cells = candidates[chosen[rows, ranks]]
+
+    n_free = conn.width - exists.sum(axis=1)
+    if (n_new > n_free).any() and conn.width < max_synapses_per_segment:
+        need = int((exists.sum(axis=1) + n_new).max())
+        width = conn.width
+        while width < need:
+            width *= 2
+        _widen(conn, min(width, max_synapses_per_segment))
+        exists = conn.presynaptic_cell[segments] >= 0
+    # Free slots first, then the weakest existing synapses.
+    slot_key = np.where(exists, conn.permanence[segments], np.float32(-1.0))
+    slots = np.argsort(slot_key, axis=1, kind="stable")[rows, ranks]
+    ids = segments[rows] * conn.width + slots
+    replaced = exists[rows, slots]
+    destroy_synapses(conn, ids[replaced])
+    conn.presynaptic_cell.ravel()[ids] = new_cells
+    conn.permanence.ravel()[ids] = initial_permanence
+    _index_synapses(conn, ids, new_cells)
+
+
+def learn_step(conn, state, columns, p, rng, iteration, learn=True):
+    """One time step of the Temporal Memory on the active ``columns`` (sorted).
+
+    Activates cells (predicted cells of active columns, or the whole column
+    when nothing predicted it: bursting), chooses winner cells, learns on the
+    segments that predicted correctly or best matched a bursting column,
+    grows segments and synapses to the previous winner cells, punishes
+    segments that predicted wrongly, then computes the segments' activity for
+    the next step. ``p`` holds the estimator's parameters. Updates ``state``
+    in place and returns the step's outputs as a dict.
+    """
+    cpc = conn.cells_per_column
+    n_columns = conn.n_columns
+    seg_cell = conn.segment_cell
+    column_active = np.zeros(n_columns, bool)
+    column_active[columns] = True
+
+    act_segs = state.active_segments
+    act_cells = seg_cell[act_segs]
+    on = column_active[act_cells // cpc]
+    correct_segs = act_segs[on]
+    correct_cells = np.unique(act_cells[on])
+    predicted = np.zeros(n_columns, bool)
+    predicted[correct_cells // cpc] = True
+    bursting = columns[~predicted[columns]]
+    offsets = np.arange(cpc)
+    burst_cells = (bursting[:, None] * cpc + offsets).ravel()
+
+    # Best matching segment of each bursting column.
+    match = state.matching_segments
+    match_cols = seg_cell[match] // cpc
+    column_bursting = np.zeros(n_columns, bool)
+    column_bursting[bursting] = True
+    sel = column_bursting[match_cols]
+    cand, cand_cols = match[sel], match_cols[sel]
+    order = np.lexsort((cand, -state.n_potential[cand], cand_cols))
+    cand, cand_cols = cand[order], cand_cols[order]
+    first = np.r_[True, cand_cols[1:] != cand_cols[:-1]] if cand.size else np.zeros(0, bool)
+    best_segs = cand[first]
+    has_match = np.zeros(n_columns, bool)
+    has_match[cand_cols[first]] = True
+    unmatched = bursting[~has_match[bursting]]
+    # Least used cell of each unmatched bursting column, ties broken at random.
+    pool = unmatched[:, None] * cpc + offsets
+    use = conn.cell_n_segments[pool] + rng.random(pool.shape)
+    new_cells = pool[np.arange(unmatched.size), np.argmin(use, axis=1)] if unmatched.size \
+        else np.zeros(0, np.int64)
+
+    winner_cells = np.sort(np.concatenate([correct_cells, seg_cell[best_segs], new_cells]))
+    active_cells = np.sort(np.concatenate([correct_cells, burst_cells]))
+
+    if learn:
+        prev_active = np.zeros(conn.n_cells, bool)
+        prev_active[state.active_cells] = True
+        learning = np.concatenate([correct_segs, best_segs])
+        n_grow = p.max_new_synapse_count - state.n_potential[learning]
+        if p.predicted_segment_decrement > 0 and match.size:
+            wrong = match[~column_active[match_cols]]
+            adapt_segments(conn, wrong, prev_active, -p.predicted_segment_decrement, 0.0)
+        adapt_segments(conn, learning, prev_active, p.permanence_increment,
+                       p.permanence_decrement)
+        prev_winners = state.winner_cells
+        if prev_winners.size:
+            if new_cells.size:
+                new_segs = create_segments(conn, new_cells, iteration, p.max_segments_per_cell)
+                learning = np.concatenate([learning, new_segs])
+                n_grow = np.concatenate([
+                    n_grow, np.full(new_segs.size, min(p.max_new_synapse_count,
+                                                       prev_winners.size))])
+            grow_synapses(conn, learning, n_grow, prev_winners, p.initial_permanence,
+                          p.max_synapses_per_segment, rng)
+
+    n_connected, n_potential = segment_activity(conn, active_cells, p.connected_permanence)
+    active_segments = np.flatnonzero(n_connected >= p.activation_threshold)
+    if learn:
+        conn.segment_last_used[active_segments] = iteration
+    n_active_columns = columns.size
+    out = {
+        "active_cells": active_cells,
+        "winner_cells": winner_cells,
+        "predicted_cells": correct_cells,
+        "anomaly": (1.0 - (n_active_columns - bursting.size) / n_active_columns)
+        if n_active_columns else 0.0,
+    }
+    state.active_cells = active_cells
+    state.winner_cells = winner_cells
+    state.active_segments = active_segments
+    state.matching_segments = np.flatnonzero(n_potential >= p.min_threshold)
+    state.n_potential = n_potential
+    return out
+
+
+# ---------------------------------------------------------------- inference
+
+def connected_index(conn, connected_permanence):
+    """CSR index cell -> segments it has a connected synapse to (inference)."""
+    presyn = conn.presynaptic_cell[:conn.n_allocated]
+    ok = (presyn >= 0) & (conn.permanence[:conn.n_allocated] >= connected_permanence)
+    segments, _ = np.nonzero(ok)
+    cells = presyn[ok]
+    order = np.argsort(cells, kind="stable")
+    indptr = np.zeros(conn.n_cells + 1, np.int64)
+    np.cumsum(np.bincount(cells, minlength=conn.n_cells), out=indptr[1:])
+    return indptr, segments[order].astype(np.int32)
+
+
+def infer_sequences(index, segment_cell, n_columns, cells_per_column, X,
+                    activation_threshold, emit):
+    """Run inference on a batch of sequences in lock-step, without learning.
+
+    Parameters
+    ----------
+    index : (indptr, segments) from :func:`connected_index`
+    X : ndarray of bool, (n_sequences, n_steps, n_columns)
+    emit : callable(t, active, correct, n_predicted_columns, predictive)
+        Called once per step with (sequence, cell) index pairs of the active
+        cells, of the correctly predicted active cells and of the cells
+        predicted for the next step, and with the number of correctly
+        predicted active columns of each sequence.
+    """
+    indptr, seg_of = index
+    n_seq, n_steps, _ = X.shape
+    cpc = cells_per_column
+    n_cells = n_columns * cpc
+    n_segments = segment_cell.size
+    offsets = np.arange(cpc)
+    predictive = np.zeros((n_seq, n_cells), bool)
+    col_predicted = np.zeros((n_seq, n_columns), bool)
+    pred_seq = pred_cell = np.zeros(0, np.int64)
+    for t in range(n_steps):
+        seq, col = np.nonzero(X[:, t])
+        hit = col_predicted[seq, col]
+        hs, hc = seq[hit], col[hit]
+        rows = predictive[hs[:, None], hc[:, None] * cpc + offsets]
+        r, j = np.nonzero(rows)
+        ms, mc = seq[~hit], col[~hit]
+        act_seq = np.concatenate([hs[r], np.repeat(ms, cpc)])
+        act_cell = np.concatenate([hc[r] * cpc + j, (mc[:, None] * cpc + offsets).ravel()])
+        n_hit = np.bincount(hs, minlength=n_seq)
+        # Clear the previous predictions.
+        predictive[pred_seq, pred_cell] = False
+        col_predicted[pred_seq, pred_cell // cpc] = False
+        # Segment activity: count active connected synapses per (sequence, segment).
+        start = indptr[act_cell]
+        lengths = indptr[act_cell + 1] - start
+        total = int(lengths.sum())
+        if total:
+            ends = np.cumsum(lengths)
+            pos = np.arange(total) + np.repeat(start - (ends - lengths), lengths)
+            keys = np.repeat(act_seq * n_segments, lengths) + seg_of[pos]
+            counts = np.bincount(keys, minlength=n_seq * n_segments)
+            hits = np.flatnonzero(counts >= activation_threshold)
+            pred_seq = hits // n_segments
+            pred_cell = segment_cell[hits % n_segments].astype(np.int64)
+            predictive[pred_seq, pred_cell] = True
+            col_predicted[pred_seq, pred_cell // cpc] = True
+        else:
+            pred_seq = pred_cell = np.zeros(0, np.int64)
+        emit(t, (act_seq, act_cell), (act_seq[:r.size], act_cell[:r.size]), n_hit,
+             (pred_seq, pred_cell))
