@@ -24,6 +24,8 @@ import numpy as np
 # A synapse whose permanence falls to this or below is destroyed (as in
 # Numenta's implementations, where permanences below ~0 are pruned).
 _PRUNE = 1e-6
+_EMPTY = np.zeros(0, np.int64)
+_ZERO, _ONE = np.float32(0.0), np.float32(1.0)
 
 
 class Connections:
@@ -138,6 +140,12 @@ def rebuild_reverse_index(conn, min_width=4):
     conn.reverse_pos.ravel()[ids] = rank
 
 
+def _unique_sorted(values):
+    """np.unique for small int arrays (np.unique's overhead dominates there)."""
+    values = np.sort(values)
+    return values[np.r_[True, values[1:] != values[:-1]]] if values.size > 1 else values
+
+
 def _rank_in_groups(sorted_keys):
     """0, 1, 2, ... within each run of equal keys of a sorted array."""
     n = sorted_keys.size
@@ -216,36 +224,50 @@ def create_segments(conn, cells, iteration, max_segments_per_cell):
 def segment_activity(conn, active_cells, connected_permanence):
     """Active connected and active potential synapses of every segment.
 
-    Returns two int arrays of length ``n_allocated``.
+    Returns two arrays of length ``n_allocated`` (counts, possibly as floats).
     """
     n = conn.n_allocated
     if not active_cells.size or n == 0:
         zero = np.zeros(n, np.intp)
         return zero, zero
-    top = int(conn.reverse_fill[active_cells].max())
-    ids = conn.reverse[active_cells, :top].ravel()
-    ids = ids[ids >= 0]
-    segments = ids // conn.width
-    n_potential = np.bincount(segments, minlength=n)
+    fill = conn.reverse_fill[active_cells]
+    if active_cells.size > 64:  # e.g. bursting columns: most cells have no synapses out
+        keep = fill > 0
+        active_cells, fill = active_cells[keep], fill[keep]
+        if not active_cells.size:
+            zero = np.zeros(n, np.intp)
+            return zero, zero
+    ids = conn.reverse[active_cells, :int(fill.max())].ravel()
+    # Holes (-1) fall in bin 0, which is dropped; their permanence lookup
+    # (the last slot) is harmless for the same reason.
+    bins = ids // conn.width + 1
+    n_potential = np.bincount(bins, minlength=n + 1)[1:]
     connected = conn.permanence.ravel()[ids] >= connected_permanence
-    n_connected = np.bincount(segments[connected], minlength=n)
+    n_connected = np.bincount(bins, weights=connected, minlength=n + 1)[1:]
     return n_connected, n_potential
 
 
 def adapt_segments(conn, segments, prev_active_mask, increment, decrement):
     """Hebbian update: synapses from previously active cells gain ``increment``,
     the others lose ``decrement``. Synapses at zero are destroyed, and so are
-    segments left without synapses."""
+    segments left without synapses.
+
+    ``prev_active_mask`` has ``n_cells + 1`` entries, the last one False, so
+    that empty slots (-1) read as inactive: they only ever lose permanence,
+    and stay at 0.
+    """
     if not segments.size:
         return
     presyn = conn.presynaptic_cell[segments]
-    exists = presyn >= 0
-    active = prev_active_mask[presyn] & exists
     perm = conn.permanence[segments]
-    perm += np.where(active, np.float32(increment), np.float32(-decrement)) * exists
-    np.clip(perm, 0.0, 1.0, out=perm)
+    # A table lookup is cheaper than np.where at this size (~1k synapses).
+    delta = np.array([-decrement, increment], np.float32)
+    perm += delta[prev_active_mask[presyn].view(np.uint8)]
+    np.minimum(perm, _ONE, out=perm)
+    np.maximum(perm, _ZERO, out=perm)
     conn.permanence[segments] = perm
-    dead = exists & (perm <= _PRUNE)
+    dead = perm <= _PRUNE
+    dead &= presyn >= 0
     if dead.any():
         r, j = np.nonzero(dead)
         destroy_synapses(conn, segments[r] * conn.width + j)
@@ -321,40 +343,46 @@ def learn_step(conn, state, columns, p, rng, iteration, learn=True):
     act_cells = seg_cell[act_segs]
     on = column_active[act_cells // cpc]
     correct_segs = act_segs[on]
-    correct_cells = np.unique(act_cells[on])
+    correct_cells = _unique_sorted(act_cells[on])
     predicted = np.zeros(n_columns, bool)
     predicted[correct_cells // cpc] = True
     bursting = columns[~predicted[columns]]
-    offsets = np.arange(cpc)
-    burst_cells = (bursting[:, None] * cpc + offsets).ravel()
-
-    # Best matching segment of each bursting column.
     match = state.matching_segments
     match_cols = seg_cell[match] // cpc
-    column_bursting = np.zeros(n_columns, bool)
-    column_bursting[bursting] = True
-    sel = column_bursting[match_cols]
-    cand, cand_cols = match[sel], match_cols[sel]
-    order = np.lexsort((cand, -state.n_potential[cand], cand_cols))
-    cand, cand_cols = cand[order], cand_cols[order]
-    first = np.r_[True, cand_cols[1:] != cand_cols[:-1]] if cand.size else np.zeros(0, bool)
-    best_segs = cand[first]
-    has_match = np.zeros(n_columns, bool)
-    has_match[cand_cols[first]] = True
-    unmatched = bursting[~has_match[bursting]]
-    # Least used cell of each unmatched bursting column, ties broken at random.
-    pool = unmatched[:, None] * cpc + offsets
-    use = conn.cell_n_segments[pool] + rng.random(pool.shape)
-    new_cells = pool[np.arange(unmatched.size), np.argmin(use, axis=1)] if unmatched.size \
-        else np.zeros(0, np.int64)
 
-    winner_cells = np.sort(np.concatenate([correct_cells, seg_cell[best_segs], new_cells]))
-    active_cells = np.sort(np.concatenate([correct_cells, burst_cells]))
+    if bursting.size:
+        offsets = np.arange(cpc)
+        burst_cells = (bursting[:, None] * cpc + offsets).ravel()
+        active_cells = np.concatenate([correct_cells, burst_cells])
+        # Best matching segment of each bursting column.
+        column_bursting = np.zeros(n_columns, bool)
+        column_bursting[bursting] = True
+        sel = column_bursting[match_cols]
+        cand, cand_cols = match[sel], match_cols[sel]
+        if cand.size:
+            order = np.lexsort((cand, -state.n_potential[cand], cand_cols))
+            cand, cand_cols = cand[order], cand_cols[order]
+            first = np.r_[True, cand_cols[1:] != cand_cols[:-1]]
+            best_segs = cand[first]
+            has_match = np.zeros(n_columns, bool)
+            has_match[cand_cols[first]] = True
+            unmatched = bursting[~has_match[bursting]]
+        else:
+            best_segs = _EMPTY
+            unmatched = bursting
+        # Least used cell of each unmatched bursting column, ties broken at random.
+        pool = unmatched[:, None] * cpc + offsets
+        use = conn.cell_n_segments[pool] + rng.random(pool.shape)
+        new_cells = pool[np.arange(unmatched.size), np.argmin(use, axis=1)]
+        winner_cells = np.concatenate([correct_cells, seg_cell[best_segs], new_cells])
+    else:
+        active_cells = winner_cells = correct_cells
+        best_segs = new_cells = _EMPTY
 
     if learn:
-        prev_active = np.zeros(conn.n_cells, bool)
+        prev_active = np.zeros(conn.n_cells + 1, bool)
         prev_active[state.active_cells] = True
-        learning = np.concatenate([correct_segs, best_segs])
+        learning = np.concatenate([correct_segs, best_segs]) if best_segs.size else correct_segs
         n_grow = p.max_new_synapse_count - state.n_potential[learning]
         if p.predicted_segment_decrement > 0 and match.size:
             wrong = match[~column_active[match_cols]]
@@ -369,11 +397,12 @@ def learn_step(conn, state, columns, p, rng, iteration, learn=True):
                 n_grow = np.concatenate([
                     n_grow, np.full(new_segs.size, min(p.max_new_synapse_count,
                                                        prev_winners.size))])
-            grow_synapses(conn, learning, n_grow, prev_winners, p.initial_permanence,
-                          p.max_synapses_per_segment, rng)
+            if (n_grow > 0).any():
+                grow_synapses(conn, learning, n_grow, np.sort(prev_winners),
+                              p.initial_permanence, p.max_synapses_per_segment, rng)
 
     n_connected, n_potential = segment_activity(conn, active_cells, p.connected_permanence)
-    active_segments = np.flatnonzero(n_connected >= p.activation_threshold)
+    active_segments = (n_connected >= p.activation_threshold).nonzero()[0]
     if learn:
         conn.segment_last_used[active_segments] = iteration
     n_active_columns = columns.size
@@ -387,7 +416,7 @@ def learn_step(conn, state, columns, p, rng, iteration, learn=True):
     state.active_cells = active_cells
     state.winner_cells = winner_cells
     state.active_segments = active_segments
-    state.matching_segments = np.flatnonzero(n_potential >= p.min_threshold)
+    state.matching_segments = (n_potential >= p.min_threshold).nonzero()[0]
     state.n_potential = n_potential
     return out
 
@@ -406,13 +435,28 @@ def connected_index(conn, connected_permanence):
     return indptr, segments[order].astype(np.int32)
 
 
+def _flatnonzero_sparse(mask):
+    """np.flatnonzero for a sparse bool array, reading it 8 bytes at a time."""
+    flat = mask.reshape(-1)
+    if flat.size % 8:
+        return np.flatnonzero(flat)
+    words = np.flatnonzero(flat.view(np.uint64))
+    r, b = np.divmod(np.flatnonzero(flat.reshape(-1, 8)[words]), 8)
+    return words[r] * 8 + b
+
+
 def infer_sequences(index, segment_cell, n_columns, cells_per_column, X,
                     activation_threshold, emit):
     """Run inference on a batch of sequences in lock-step, without learning.
 
+    The state of every sequence is a list of (sequence, cell) pairs, so a step
+    costs in proportion to the active cells and their synapses, not to the
+    number of cells.
+
     Parameters
     ----------
     index : (indptr, segments) from :func:`connected_index`
+    segment_cell : ndarray of int, (n_segments,)
     X : ndarray of bool, (n_sequences, n_steps, n_columns)
     emit : callable(t, active, correct, n_predicted_columns, predictive)
         Called once per step with (sequence, cell) index pairs of the active
@@ -426,37 +470,46 @@ def infer_sequences(index, segment_cell, n_columns, cells_per_column, X,
     n_cells = n_columns * cpc
     n_segments = segment_cell.size
     offsets = np.arange(cpc)
-    predictive = np.zeros((n_seq, n_cells), bool)
-    col_predicted = np.zeros((n_seq, n_columns), bool)
+    # Active columns of every step, as (sequence, column) pairs grouped by step.
+    flat = _flatnonzero_sparse(np.ascontiguousarray(X.transpose(1, 0, 2)))
+    step_of, column_flat = np.divmod(flat, n_seq * n_columns)
+    seq_of, col_of = np.divmod(column_flat, n_columns)
+    bounds = np.searchsorted(step_of, np.arange(n_steps + 1))
+    column_active = np.zeros(n_seq * n_columns, bool)
+    column_predicted = np.zeros(n_seq * n_columns, bool)
     pred_seq = pred_cell = np.zeros(0, np.int64)
     for t in range(n_steps):
-        seq, col = np.nonzero(X[:, t])
-        hit = col_predicted[seq, col]
-        hs, hc = seq[hit], col[hit]
-        rows = predictive[hs[:, None], hc[:, None] * cpc + offsets]
-        r, j = np.nonzero(rows)
-        ms, mc = seq[~hit], col[~hit]
-        act_seq = np.concatenate([hs[r], np.repeat(ms, cpc)])
-        act_cell = np.concatenate([hc[r] * cpc + j, (mc[:, None] * cpc + offsets).ravel()])
-        n_hit = np.bincount(hs, minlength=n_seq)
-        # Clear the previous predictions.
-        predictive[pred_seq, pred_cell] = False
-        col_predicted[pred_seq, pred_cell // cpc] = False
-        # Segment activity: count active connected synapses per (sequence, segment).
+        lo, hi = bounds[t], bounds[t + 1]
+        seq, col, flat = seq_of[lo:hi], col_of[lo:hi], column_flat[lo:hi]
+        column_active[flat] = True
+        # Predicted cells of active columns become active ...
+        pred_flat = pred_seq * n_columns + pred_cell // cpc
+        on = column_active[pred_flat]
+        correct_seq, correct_cell = pred_seq[on], pred_cell[on]
+        column_predicted[pred_flat[on]] = True
+        hit = column_predicted[flat]
+        column_active[flat] = False
+        column_predicted[pred_flat[on]] = False
+        # ... and unpredicted active columns burst.
+        burst_seq, burst_col = seq[~hit], col[~hit]
+        act_seq = np.concatenate([correct_seq, np.repeat(burst_seq, cpc)])
+        act_cell = np.concatenate([correct_cell,
+                                   (burst_col[:, None] * cpc + offsets).ravel()])
+        n_hit = np.bincount(seq[hit], minlength=n_seq)
+        # Segment activity: active connected synapses per (sequence, segment).
         start = indptr[act_cell]
         lengths = indptr[act_cell + 1] - start
-        total = int(lengths.sum())
+        ends = np.cumsum(lengths)
+        total = int(ends[-1]) if ends.size else 0
         if total:
-            ends = np.cumsum(lengths)
-            pos = np.arange(total) + np.repeat(start - (ends - lengths), lengths)
+            pos = np.repeat(start - ends + lengths, lengths) + np.arange(total)
             keys = np.repeat(act_seq * n_segments, lengths) + seg_of[pos]
             counts = np.bincount(keys, minlength=n_seq * n_segments)
             hits = np.flatnonzero(counts >= activation_threshold)
-            pred_seq = hits // n_segments
-            pred_cell = segment_cell[hits % n_segments].astype(np.int64)
-            predictive[pred_seq, pred_cell] = True
-            col_predicted[pred_seq, pred_cell // cpc] = True
+            # A cell with several active segments is predicted once.
+            cell_keys = np.sort(hits // n_segments * n_cells + segment_cell[hits % n_segments])
+            cell_keys = cell_keys[np.r_[True, cell_keys[1:] != cell_keys[:-1]]]
+            pred_seq, pred_cell = np.divmod(cell_keys, n_cells)
         else:
             pred_seq = pred_cell = np.zeros(0, np.int64)
-        emit(t, (act_seq, act_cell), (act_seq[:r.size], act_cell[:r.size]), n_hit,
-             (pred_seq, pred_cell))
+        emit(t, (act_seq, act_cell), (correct_seq, correct_cell), n_hit, (pred_seq, pred_cell))

@@ -368,9 +368,13 @@ n_columns) for one stream
         X2d, lead_shape = validate_last_axis(self, X, reset=reset)
         check_binary(self, X2d)
         X2d = X2d.toarray() if sp.issparse(X2d) else X2d
+        if X2d.dtype == np.uint8 or X2d.dtype == bool:  # binary by now: reinterpret
+            X2d = np.ascontiguousarray(X2d).view(bool)
+        else:
+            X2d = X2d != 0
         stream = len(lead_shape) == 1
         shape = (1,) + lead_shape if stream else lead_shape
-        return np.asarray(X2d != 0).reshape(shape + (X2d.shape[1],)), stream
+        return X2d.reshape(shape + (X2d.shape[1],)), stream
 
     def _drop_fitted_state(self):
         for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
@@ -400,9 +404,12 @@ n_columns) for one stream
         Sequences of a batch each start from a reset, and leave the stream
         reset; a stream continues the last one if ``continue_stream``.
         """
-        conn = copy.deepcopy(self.connections_)
-        rng = copy.deepcopy(self.random_state_)
-        state = copy.deepcopy(self._stream_state)
+        if self.n_iterations_:
+            conn = copy.deepcopy(self.connections_)
+            rng = copy.deepcopy(self.random_state_)
+            state = copy.deepcopy(self._stream_state)
+        else:  # freshly initialised: nothing to protect
+            conn, rng, state = self.connections_, self.random_state_, self._stream_state
         iteration = self.n_iterations_
         params = self._params()
         for epoch in range(n_epochs):
