@@ -8,11 +8,13 @@ flat arrays: segment ``s`` belongs to cell ``segment_cell[s]`` and has
 
 Segment activity needs, each step, the segments that have synapses from the
 few active cells; scanning every synapse would cost O(n_synapses) per step.
-So the connections keep a reverse index: row ``c`` of ``reverse`` lists the
-flat ids of the synapses whose presynaptic cell is ``c`` (-1 for a hole left
-by a destroyed synapse), and ``reverse_pos`` gives each synapse's place in
-its row so that destroying it is O(1). Rows have a common width that doubles
-when one overflows (the index is then rebuilt, which also closes holes).
+So the connections keep a reverse index: row ``reverse_row[c]`` of
+``reverse`` lists the flat ids of the synapses whose presynaptic cell is
+``c`` (-1 for a hole left by a destroyed synapse), and ``reverse_pos`` gives
+each synapse's place in its row so that destroying it is O(1). Only cells
+that ever had a synapse out get a row (a few percent of the cells). Rows have
+a common width that grows by half when one overflows (the index is then
+rebuilt, which also closes holes).
 
 Learning is the online algorithm, one time step at a time (``learn_step``).
 Inference of many sequences in lock-step (``infer_sequences``) uses a CSR
@@ -57,8 +59,10 @@ class Connections:
         self.cell_n_segments = np.zeros(self.n_cells, np.int32)
         self.n_allocated = 0
         self.free_segments = np.zeros(0, np.int64)
-        self.reverse = np.full((self.n_cells, 4), -1, np.int32)
-        self.reverse_fill = np.zeros(self.n_cells, np.int32)
+        self.reverse_row = np.full(self.n_cells, -1, np.int32)
+        self.n_reverse_rows = 0
+        self.reverse = np.full((64, 8), -1, np.int32)
+        self.reverse_fill = np.zeros(64, np.int32)
         self.reverse_pos = np.zeros((capacity, self.width), np.int32)
 
     @property
@@ -73,8 +77,8 @@ class Connections:
     def nbytes(self):
         return sum(a.nbytes for a in (
             self.segment_cell, self.segment_last_used, self.presynaptic_cell,
-            self.permanence, self.cell_n_segments, self.free_segments, self.reverse,
-            self.reverse_fill, self.reverse_pos))
+            self.permanence, self.cell_n_segments, self.free_segments, self.reverse_row,
+            self.reverse, self.reverse_fill, self.reverse_pos))
 
 
 class StreamState:
@@ -121,29 +125,44 @@ def _widen(conn, width):
     rebuild_reverse_index(conn)
 
 
-def rebuild_reverse_index(conn, min_width=4):
+def rebuild_reverse_index(conn, min_width=8):
     """Rebuild ``reverse`` from the synapse arrays, closing holes."""
     flat = conn.presynaptic_cell.ravel()
     ids = np.flatnonzero(flat >= 0)
     cells = flat[ids]
     counts = np.bincount(cells, minlength=conn.n_cells)
+    # Rows for the cells that have one already and for any new ones, in cell order.
+    has_row = (conn.reverse_row >= 0) | (counts > 0)
+    row_cells = np.flatnonzero(has_row)
+    conn.reverse_row = np.full(conn.n_cells, -1, np.int32)
+    conn.reverse_row[row_cells] = np.arange(row_cells.size)
+    conn.n_reverse_rows = row_cells.size
     top = int(counts.max()) if counts.size else 0
-    width = max(min_width, 4)
-    while width < 2 * top:
-        width *= 2
+    width = max(min_width, -(-3 * top // 16) * 8)  # 1.5 * top, a multiple of 8
     order = np.argsort(cells, kind="stable")
     cells, ids = cells[order], ids[order]
     rank = _rank_in_groups(cells)
-    conn.reverse = np.full((conn.n_cells, width), -1, np.int32)
-    conn.reverse[cells, rank] = ids
-    conn.reverse_fill = counts.astype(np.int32)
+    n_rows = max(64, 2 * row_cells.size)
+    conn.reverse = np.full((n_rows, width), -1, np.int32)
+    rows = conn.reverse_row[cells]
+    conn.reverse[rows, rank] = ids
+    conn.reverse_fill = np.zeros(n_rows, np.int32)
+    conn.reverse_fill[:row_cells.size] = counts[row_cells]
     conn.reverse_pos.ravel()[ids] = rank
+
+
+def _run_starts(sorted_keys):
+    """Mask of the first element of each run of equal keys (np.r_ is slow)."""
+    first = np.empty(sorted_keys.size, bool)
+    first[:1] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=first[1:])
+    return first
 
 
 def _unique_sorted(values):
     """np.unique for small int arrays (np.unique's overhead dominates there)."""
     values = np.sort(values)
-    return values[np.r_[True, values[1:] != values[:-1]]] if values.size > 1 else values
+    return values[_run_starts(values)]
 
 
 def _rank_in_groups(sorted_keys):
@@ -151,22 +170,29 @@ def _rank_in_groups(sorted_keys):
     n = sorted_keys.size
     if n == 0:
         return np.zeros(0, np.int64)
-    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-    return np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    starts = _run_starts(sorted_keys).nonzero()[0]
+    return np.arange(n) - np.repeat(starts, np.diff(starts, append=n))
 
 
 def _index_synapses(conn, ids, cells):
     """Add synapses (flat ids, presynaptic cells) to the reverse index."""
-    order = np.argsort(cells, kind="stable")
-    cells, ids = cells[order], ids[order]
-    rank = _rank_in_groups(cells)
-    pos = conn.reverse_fill[cells] + rank
+    new = _unique_sorted(cells[conn.reverse_row[cells] < 0])
+    if new.size:
+        if conn.n_reverse_rows + new.size > conn.reverse.shape[0]:
+            rebuild_reverse_index(conn, conn.reverse.shape[1])  # makes the new rows too
+            return
+        conn.reverse_row[new] = np.arange(conn.n_reverse_rows, conn.n_reverse_rows + new.size)
+        conn.n_reverse_rows += new.size
+    rows = conn.reverse_row[cells]
+    order = np.argsort(rows, kind="stable")
+    rows, ids = rows[order], ids[order]
+    pos = conn.reverse_fill[rows] + _rank_in_groups(rows)
     if pos.size and pos.max() >= conn.reverse.shape[1]:
         rebuild_reverse_index(conn, conn.reverse.shape[1])
         return
-    conn.reverse[cells, pos] = ids
+    conn.reverse[rows, pos] = ids
     conn.reverse_pos.ravel()[ids] = pos
-    np.maximum.at(conn.reverse_fill, cells, (pos + 1).astype(np.int32))
+    np.maximum.at(conn.reverse_fill, rows, (pos + 1).astype(np.int32))
 
 
 def destroy_synapses(conn, ids):
@@ -175,7 +201,7 @@ def destroy_synapses(conn, ids):
         return
     flat = conn.presynaptic_cell.ravel()
     cells = flat[ids]
-    conn.reverse[cells, conn.reverse_pos.ravel()[ids]] = -1
+    conn.reverse[conn.reverse_row[cells], conn.reverse_pos.ravel()[ids]] = -1
     flat[ids] = -1
     conn.permanence.ravel()[ids] = 0.0
 
@@ -204,7 +230,7 @@ def create_segments(conn, cells, iteration, max_segments_per_cell):
         candidates = np.flatnonzero(np.isin(owner, full))
         order = np.lexsort((candidates, conn.segment_last_used[candidates], owner[candidates]))
         candidates = candidates[order]
-        first = np.r_[True, owner[candidates[1:]] != owner[candidates[:-1]]]
+        first = _run_starts(owner[candidates])
         destroy_segments(conn, candidates[first])
     k = cells.size
     reuse = conn.free_segments[:k]
@@ -230,14 +256,12 @@ def segment_activity(conn, active_cells, connected_permanence):
     if not active_cells.size or n == 0:
         zero = np.zeros(n, np.intp)
         return zero, zero
-    fill = conn.reverse_fill[active_cells]
-    if active_cells.size > 64:  # e.g. bursting columns: most cells have no synapses out
-        keep = fill > 0
-        active_cells, fill = active_cells[keep], fill[keep]
-        if not active_cells.size:
-            zero = np.zeros(n, np.intp)
-            return zero, zero
-    ids = conn.reverse[active_cells, :int(fill.max())].ravel()
+    rows = conn.reverse_row[active_cells]
+    rows = rows[rows >= 0]  # most cells of a bursting column have no synapses out
+    if not rows.size:
+        zero = np.zeros(n, np.intp)
+        return zero, zero
+    ids = conn.reverse[rows, :int(conn.reverse_fill[rows].max())].ravel()
     # Holes (-1) fall in bin 0, which is dropped; their permanence lookup
     # (the last slot) is harmless for the same reason.
     bins = ids // conn.width + 1
@@ -362,7 +386,7 @@ def learn_step(conn, state, columns, p, rng, iteration, learn=True):
         if cand.size:
             order = np.lexsort((cand, -state.n_potential[cand], cand_cols))
             cand, cand_cols = cand[order], cand_cols[order]
-            first = np.r_[True, cand_cols[1:] != cand_cols[:-1]]
+            first = _run_starts(cand_cols)
             best_segs = cand[first]
             has_match = np.zeros(n_columns, bool)
             has_match[cand_cols[first]] = True
@@ -508,7 +532,7 @@ def infer_sequences(index, segment_cell, n_columns, cells_per_column, X,
             hits = np.flatnonzero(counts >= activation_threshold)
             # A cell with several active segments is predicted once.
             cell_keys = np.sort(hits // n_segments * n_cells + segment_cell[hits % n_segments])
-            cell_keys = cell_keys[np.r_[True, cell_keys[1:] != cell_keys[:-1]]]
+            cell_keys = cell_keys[_run_starts(cell_keys)]
             pred_seq, pred_cell = np.divmod(cell_keys, n_cells)
         else:
             pred_seq = pred_cell = np.zeros(0, np.int64)
