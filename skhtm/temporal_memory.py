@@ -395,8 +395,7 @@ n_columns) for one stream
         self.random_state_ = np.random.default_rng(seed)
         self.n_iterations_ = 0
         self._stream_state = K.StreamState()
-        self._connected_index = K.connected_index(self.connections_,
-                                                  self.connected_permanence)
+        self._connected_index = self._build_index(self.connections_)
 
     def _learn(self, X, stream, n_epochs, shuffle, continue_stream):
         """Learn on copies of the state, then commit (a failure changes nothing).
@@ -432,18 +431,27 @@ n_columns) for one stream
         self.random_state_ = rng
         self._stream_state = state
         self.n_iterations_ = iteration
-        self._connected_index = K.connected_index(conn, self.connected_permanence)
+        self._connected_index = self._build_index(conn)
+
+    def _build_index(self, conn):
+        return self.connected_permanence, K.connected_index(conn, self.connected_permanence)
 
     def _infer(self, X, output, pooling):
+        # The index kept at the last commit, unless set_params has changed
+        # connected_permanence since (then a temporary one: transform must not
+        # change the estimator).
+        index = self._connected_index
+        if index[0] != self.connected_permanence:
+            index = self._build_index(self.connections_)
         slices = list(gen_batches(X.shape[0], _TRANSFORM_CHUNK))
         if len(slices) > 1 and self.n_jobs not in (None, 1):
             parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-                delayed(self._infer_chunk)(X[s], output, pooling) for s in slices)
+                delayed(self._infer_chunk)(X[s], output, pooling, index[1]) for s in slices)
         else:
-            parts = [self._infer_chunk(X[s], output, pooling) for s in slices]
+            parts = [self._infer_chunk(X[s], output, pooling, index[1]) for s in slices]
         return np.concatenate(parts, axis=0)
 
-    def _infer_chunk(self, X, output, pooling):
+    def _infer_chunk(self, X, output, pooling, index):
         n_seq, n_steps, _ = X.shape
         cpc = self.cells_per_column
         n_features = {"anomaly": 1, "predictive_columns": self.n_columns_}.get(
@@ -478,7 +486,7 @@ n_columns) for one stream
             else:  # pairs are distinct within a step
                 target[seq, feature] += 1
 
-        K.infer_sequences(self._connected_index, self.connections_.segment_cell[
+        K.infer_sequences(index, self.connections_.segment_cell[
             :self.connections_.n_allocated], self.n_columns_, cpc, X,
             self.activation_threshold, emit)
         if pooling == "mean":
