@@ -18,7 +18,8 @@ rebuilt, which also closes holes).
 
 Learning is the online algorithm, one time step at a time (``learn_step``).
 Inference of many sequences in lock-step (``infer_sequences``) uses a CSR
-index of the connected synapses only, built once per call.
+index of the connected synapses only (``connected_index``), which the
+estimator builds once per learning call.
 """
 
 import numpy as np
@@ -253,12 +254,9 @@ def segment_activity(conn, active_cells, connected_permanence):
     Returns two arrays of length ``n_allocated`` (counts, possibly as floats).
     """
     n = conn.n_allocated
-    if not active_cells.size or n == 0:
-        zero = np.zeros(n, np.intp)
-        return zero, zero
     rows = conn.reverse_row[active_cells]
     rows = rows[rows >= 0]  # most cells of a bursting column have no synapses out
-    if not rows.size:
+    if not rows.size or n == 0:
         zero = np.zeros(n, np.intp)
         return zero, zero
     ids = conn.reverse[rows, :int(conn.reverse_fill[rows].max())].ravel()
@@ -327,9 +325,9 @@ def grow_synapses(conn, segments, n_desired, candidates, initial_permanence,
     rows, ranks = np.nonzero(take)
     new_cells = candidates[chosen[rows, ranks]]
 
-    n_free = conn.width - exists.sum(axis=1)
-    if (n_new > n_free).any() and conn.width < max_synapses_per_segment:
-        need = int((exists.sum(axis=1) + n_new).max())
+    n_existing = exists.sum(axis=1)
+    if (n_existing + n_new > conn.width).any() and conn.width < max_synapses_per_segment:
+        need = int((n_existing + n_new).max())
         width = conn.width
         while width < need:
             width *= 2
@@ -429,13 +427,11 @@ def learn_step(conn, state, columns, p, rng, iteration, learn=True):
     active_segments = (n_connected >= p.activation_threshold).nonzero()[0]
     if learn:
         conn.segment_last_used[active_segments] = iteration
-    n_active_columns = columns.size
     out = {
         "active_cells": active_cells,
         "winner_cells": winner_cells,
         "predicted_cells": correct_cells,
-        "anomaly": (1.0 - (n_active_columns - bursting.size) / n_active_columns)
-        if n_active_columns else 0.0,
+        "anomaly": float(raw_anomaly(bursting.size, columns.size)),
     }
     state.active_cells = active_cells
     state.winner_cells = winner_cells
@@ -443,6 +439,12 @@ def learn_step(conn, state, columns, p, rng, iteration, learn=True):
     state.matching_segments = (n_potential >= p.min_threshold).nonzero()[0]
     state.n_potential = n_potential
     return out
+
+
+def raw_anomaly(n_unpredicted, n_active):
+    """Fraction of the active columns that were not predicted (0 for no input)."""
+    n_active = np.asarray(n_active)
+    return np.where(n_active > 0, n_unpredicted / np.maximum(n_active, 1), 0.0)
 
 
 # ---------------------------------------------------------------- inference
@@ -482,11 +484,11 @@ def infer_sequences(index, segment_cell, n_columns, cells_per_column, X,
     index : (indptr, segments) from :func:`connected_index`
     segment_cell : ndarray of int, (n_segments,)
     X : ndarray of bool, (n_sequences, n_steps, n_columns)
-    emit : callable(t, active, correct, n_predicted_columns, predictive)
+    emit : callable(t, active, correct, anomaly, predictive)
         Called once per step with (sequence, cell) index pairs of the active
         cells, of the correctly predicted active cells and of the cells
-        predicted for the next step, and with the number of correctly
-        predicted active columns of each sequence.
+        predicted for the next step, and with the raw anomaly of each
+        sequence (float array).
     """
     indptr, seg_of = index
     n_seq, n_steps, _ = X.shape
@@ -519,7 +521,8 @@ def infer_sequences(index, segment_cell, n_columns, cells_per_column, X,
         act_seq = np.concatenate([correct_seq, np.repeat(burst_seq, cpc)])
         act_cell = np.concatenate([correct_cell,
                                    (burst_col[:, None] * cpc + offsets).ravel()])
-        n_hit = np.bincount(seq[hit], minlength=n_seq)
+        anomaly = raw_anomaly(np.bincount(burst_seq, minlength=n_seq),
+                              np.bincount(seq, minlength=n_seq))
         # Segment activity: active connected synapses per (sequence, segment).
         start = indptr[act_cell]
         lengths = indptr[act_cell + 1] - start
@@ -536,4 +539,5 @@ def infer_sequences(index, segment_cell, n_columns, cells_per_column, X,
             pred_seq, pred_cell = np.divmod(cell_keys, n_cells)
         else:
             pred_seq = pred_cell = np.zeros(0, np.int64)
-        emit(t, (act_seq, act_cell), (correct_seq, correct_cell), n_hit, (pred_seq, pred_cell))
+        emit(t, (act_seq, act_cell), (correct_seq, correct_cell), anomaly,
+             (pred_seq, pred_cell))

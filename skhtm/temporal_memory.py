@@ -463,15 +463,13 @@ n_columns) for one stream
             dtype = np.int32 if pooling == "count" else np.uint8
         shape = (n_seq, n_steps, n_features) if per_step else (n_seq, n_features)
         out = np.zeros(shape, dtype)
-        n_active_columns = X.sum(axis=2)
 
-        def emit(t, active, correct, n_hit, predictive):
+        def emit(t, active, correct, anomaly, predictive):
             target = out[:, t] if per_step else out
             if output == "anomaly":
-                n = n_active_columns[:, t]
-                score = np.where(n > 0, 1.0 - n_hit / np.maximum(n, 1), 0.0)
+                score = anomaly.astype(np.float32)
                 if per_step or pooling in ("count", "mean"):
-                    target[:, 0] += score.astype(np.float32)
+                    target[:, 0] += score
                 else:
                     np.maximum(target[:, 0], score, out=target[:, 0])
                 return

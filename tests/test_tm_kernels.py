@@ -165,13 +165,13 @@ def test_learn_step_without_learning_matches_batch_inference(churned, sequences)
 
     batch = collections.defaultdict(dict)
 
-    def emit(t, active, correct, n_hit, predictive):
+    def emit(t, active, correct, anomaly, predictive):
         for key, (seq, cell) in (("active", active), ("correct", correct),
                                  ("predictive", predictive)):
             for i in range(len(X)):
                 batch[i, t][key] = set(cell[seq == i].tolist())
         for i in range(len(X)):
-            batch[i, t]["n_hit"] = int(n_hit[i])
+            batch[i, t]["anomaly"] = float(anomaly[i])
 
     K.infer_sequences(K.connected_index(conn, p.connected_permanence),
                       conn.segment_cell[:conn.n_allocated], conn.n_columns, cpc, X,
@@ -187,8 +187,10 @@ def test_learn_step_without_learning_matches_batch_inference(churned, sequences)
             predictive = set(conn.segment_cell[state.active_segments].tolist())
             assert predictive == got["predictive"], (i, t)
             n_active = step.sum()
-            anomaly = 1 - got["n_hit"] / n_active if n_active else 0.0
+            n_hit = len({cell // cpc for cell in got["correct"]})
+            anomaly = 1 - n_hit / n_active if n_active else 0.0
             assert out["anomaly"] == pytest.approx(anomaly)
+            assert got["anomaly"] == pytest.approx(anomaly)
             n_predicted_steps += bool(got["correct"])
     assert n_predicted_steps > 20  # the comparison covers predicted steps, not only bursts
     # Without learning, nothing changed.
