@@ -1,12 +1,16 @@
 """skhtm: Hierarchical Temporal Memory as scikit-learn estimators for vision and video."""
 
 from .encoders import ThermometerEncoder
+from .pooling import SequencePooler
+from .saccades import SaccadeEncoder
 from .spatial_pooler import SpatialPoolerTransformer
 from .temporal_memory import TemporalMemoryTransformer
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "SaccadeEncoder",
+    "SequencePooler",
     "SpatialPoolerTransformer",
     "TemporalMemoryTransformer",
     "ThermometerEncoder",

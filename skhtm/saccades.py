@@ -1,0 +1,540 @@
+"""SaccadeEncoder: images and videos to sequences of binary glimpses."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import validate_data
+
+from . import _saccades as K
+from ._validation import _named
+
+# Samples per transform chunk; fixed, so results never depend on n_jobs.
+_CHUNK = 256
+_LOCATIONS = {"coordinate", "grid"}
+
+
+def _shape_pair(value):
+    if isinstance(value, Integral):
+        return (int(value), int(value))
+    return tuple(int(v) for v in value)
+
+
+class SaccadeEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Turn images (or videos) into sequences of glimpses: a fovea patch, an
+    optional coarse periphery, and where the eye pointed.
+
+    At each fixation of a gaze path the encoder takes the pixels of a small
+    full-resolution patch (the fovea), optionally a wider view at lower
+    resolution around it (the periphery), and an SDR of the gaze position (the
+    location signal) in which nearby positions share bits. Grey levels become
+    several bits per pixel. Each glimpse is one binary vector, so an image
+    becomes a sequence ``(n_glimpses, n_bits)``: the input of a
+    :class:`SpatialPoolerTransformer` followed by a
+    :class:`TemporalMemoryTransformer` or :class:`SequencePooler`.
+
+    Where to look comes from the gaze policy: a fixed scan, random positions,
+    saliency (the coarse "clumps" of the image, found without learning and
+    visited strongest first with inhibition of return), a fixed list of
+    positions, or a callable. :meth:`fixations` shows where it looked.
+
+    The encoder learns nothing: ``fit`` only checks the input, and
+    ``transform`` works unfitted.
+
+    Parameters
+    ----------
+    n_glimpses : int, default=6
+        Fixations per image; for videos, per frame.
+    image_shape : tuple of int, default=None
+        ``(h, w)`` of the images, or ``(n_frames, h, w)`` of videos, when X is
+        given flattened as (n_samples, n_features). ``None``: taken from the
+        shape of X, (n_samples, h, w) images or (n_samples, n_frames, h, w)
+        videos; a 2-D X must then hold square images.
+    fovea_shape : int or tuple of int, default=(8, 8)
+        Pixels of the fovea patch, centred on the fixation.
+    periphery_shape : int or tuple of int, default=None
+        Cells of the periphery, each the mean of ``periphery_scale`` squared
+        pixels, centred on the fixation. ``None``: no periphery.
+    periphery_scale : int, default=3
+        Pixels per periphery cell side.
+    n_levels : int, default=1
+        Bits per pixel (and per periphery cell) for grey levels.
+    grey_encoding : {"thermometer", "bitplanes"}, default="thermometer"
+        "thermometer": ``n_levels`` evenly spaced thresholds, similar grey
+        levels share bits; "bitplanes": the binary digits of the value
+        quantised to ``2 ** n_levels`` levels.
+    value_range : tuple of float, default=None
+        ``(low, high)`` mapped to [0, 1]; values outside are clipped, values
+        below ``low`` are an error. ``None``: each image (each frame) is
+        scaled by its own maximum, and values must be non-negative.
+    gaze : {"saliency", "scan", "random"}, array-like or callable, default="saliency"
+        "scan": a fixed near-square grid of positions, row by row.
+        "random": uniformly random positions, a function of the image and
+        ``random_state``. "saliency": the peaks of a saliency map, strongest
+        first, with inhibition of return. An array of shape (n_glimpses, 2)
+        gives fixed (row, col) positions. A callable ``gaze(frame,
+        n_glimpses)`` receives one (h, w) frame scaled to [0, 1] and returns
+        (n_glimpses, 2) integer (row, col) positions.
+    saliency_filter : {"dog", "lowpass"}, default="dog"
+        "dog": the local energy of a difference of Gaussians (structure of
+        size ~``saliency_sigma``); "lowpass": the blurred image (centres of
+        bright clumps).
+    saliency_sigma : float, default=2.0
+        Scale of the saliency filter, in pixels.
+    inhibition_radius : float, default=None
+        Inhibition of return: positions within this distance (pixels) of a
+        fixation rank below all others afterwards. ``None``: half the smaller
+        side of the fovea.
+    allow_revisits : bool, default=False
+        Whether a path may fixate the same position twice.
+    location : {"coordinate", "grid"} or None, default="coordinate"
+        Location signal. "coordinate": Numenta's coordinate encoder (hashed
+        neighbourhoods; ``location_active_bits`` of ``location_bits`` on).
+        "grid": grid-cell-like modules of 6x6 cells at growing scales, 4 cells
+        on per module, ``location_bits // 36`` modules. ``None``: no location.
+    location_frame : {"first", "image", "displacement"}, default="first"
+        Reference of the location signal. "image": the position in the image;
+        "first": relative to the first fixation of the sequence, which makes
+        the code object-centred when the gaze path follows the object;
+        "displacement": the movement since the previous fixation.
+    location_bits : int, default=256
+        Size of the location SDR.
+    location_active_bits : int, default=16
+        Active bits of the coordinate location SDR.
+    location_resolution : float, default=2.0
+        Pixels per step of the location code: positions within one step share
+        (almost) all bits; "coordinate" shares no bits beyond ~10 steps.
+    n_jobs : int, default=None
+        Threads for ``transform``. Results do not depend on it.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the random gaze policy.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Pixels per sample (frames x height x width).
+    image_shape_ : tuple of int
+        ``(n_frames, h, w)`` seen in ``fit``; ``n_frames`` is 1 for images.
+    n_bits_ : int
+        Bits per glimpse.
+
+    See Also
+    --------
+    SpatialPoolerTransformer : Maps each glimpse to an SDR.
+    TemporalMemoryTransformer : Learns the sequence of glimpses.
+    SequencePooler : Order-free pooling over the glimpses.
+
+    Notes
+    -----
+    Glimpses are concatenated as [fovea | periphery | location], pixel-major
+    (the ``n_levels`` bits of a pixel are adjacent); :meth:`glimpse_layout`
+    gives the slices. Pixels outside the image read as black, so with
+    ``location_frame="first"`` and saliency gaze, an image translated on a
+    black canvas gives the same glimpses as the original.
+
+    References
+    ----------
+    .. [1] V. Mnih, N. Heess, A. Graves, K. Kavukcuoglu, "Recurrent Models of
+       Visual Attention", NeurIPS 2014.
+    .. [2] L. Itti, C. Koch, E. Niebur, "A Model of Saliency-Based Visual
+       Attention for Rapid Scene Analysis", IEEE PAMI, 1998.
+    .. [3] S. Purdy, "Encoding Data for HTM Systems", arXiv:1602.05925, 2016.
+    .. [4] M. Lewis, S. Purdy, S. Ahmad, J. Hawkins, "Locations in the
+       Neocortex: A Theory of Sensorimotor Object Recognition Using Cortical
+       Grid Cells", Frontiers in Neural Circuits, 2019.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhtm import SaccadeEncoder
+    >>> images = np.zeros((2, 12, 12))
+    >>> images[0, 2:5, 2:5] = 1.0          # a blob top left
+    >>> images[1, 7:10, 6:9] = 1.0         # the same blob elsewhere
+    >>> enc = SaccadeEncoder(n_glimpses=3, fovea_shape=4, location_bits=64)
+    >>> enc.fixations(images)[:, 0].tolist()   # first fixation: on each blob
+    [[3, 3], [8, 7]]
+    >>> glimpses = enc.fit_transform(images)
+    >>> glimpses.shape                       # 16 fovea bits + 64 location bits
+    (2, 3, 80)
+    >>> bool((glimpses[0] == glimpses[1]).all())   # translation-invariant
+    True
+    """
+
+    _parameter_constraints = {
+        "n_glimpses": [Interval(Integral, 1, None, closed="left")],
+        "image_shape": ["array-like", None],
+        "fovea_shape": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "periphery_shape": [Interval(Integral, 1, None, closed="left"), "array-like", None],
+        "periphery_scale": [Interval(Integral, 1, None, closed="left")],
+        "n_levels": [Interval(Integral, 1, 16, closed="both")],
+        "grey_encoding": [StrOptions({"thermometer", "bitplanes"})],
+        "value_range": ["array-like", None],
+        "gaze": [StrOptions({"saliency", "scan", "random"}), "array-like", callable],
+        "saliency_filter": [StrOptions({"dog", "lowpass"})],
+        "saliency_sigma": [Interval(Real, 0, None, closed="neither")],
+        "inhibition_radius": [Interval(Real, 0, None, closed="left"), None],
+        "allow_revisits": ["boolean"],
+        "location": [StrOptions(_LOCATIONS), None],
+        "location_frame": [StrOptions({"first", "image", "displacement"})],
+        "location_bits": [Interval(Integral, 1, None, closed="left")],
+        "location_active_bits": [Interval(Integral, 1, None, closed="left")],
+        "location_resolution": [Interval(Real, 0, None, closed="neither")],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        n_glimpses=6,
+        *,
+        image_shape=None,
+        fovea_shape=(8, 8),
+        periphery_shape=None,
+        periphery_scale=3,
+        n_levels=1,
+        grey_encoding="thermometer",
+        value_range=None,
+        gaze="saliency",
+        saliency_filter="dog",
+        saliency_sigma=2.0,
+        inhibition_radius=None,
+        allow_revisits=False,
+        location="coordinate",
+        location_frame="first",
+        location_bits=256,
+        location_active_bits=16,
+        location_resolution=2.0,
+        n_jobs=None,
+        random_state=None,
+    ):
+        self.n_glimpses = n_glimpses
+        self.image_shape = image_shape
+        self.fovea_shape = fovea_shape
+        self.periphery_shape = periphery_shape
+        self.periphery_scale = periphery_scale
+        self.n_levels = n_levels
+        self.grey_encoding = grey_encoding
+        self.value_range = value_range
+        self.gaze = gaze
+        self.saliency_filter = saliency_filter
+        self.saliency_sigma = saliency_sigma
+        self.inhibition_radius = inhibition_radius
+        self.allow_revisits = allow_revisits
+        self.location = location
+        self.location_frame = location_frame
+        self.location_bits = location_bits
+        self.location_active_bits = location_active_bits
+        self.location_resolution = location_resolution
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ API
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Check X and the parameters against it; nothing is learned.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, h * w), (n_samples, h, w) or \
+(n_samples, n_frames, h, w)
+            Images or videos, non-negative (see ``value_range``).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        frames, shape = self._validate_input(X, reset=True)
+        self.image_shape_ = shape
+        self.n_bits_ = self._n_bits()
+        return self
+
+    def transform(self, X):
+        """Glimpse sequences of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, h * w), (n_samples, h, w) or \
+(n_samples, n_frames, h, w)
+
+        Returns
+        -------
+        glimpses : ndarray of uint8 of shape (n_samples, n_steps, n_bits)
+            ``n_steps = n_frames * n_glimpses``; each row is one glimpse.
+        """
+        self._validate_params()
+        frames, shape = self._validate_input(X, reset=False)
+        return self._map_chunks(frames, shape, self._encode_chunk, np.uint8)
+
+    def fixations(self, X):
+        """Where the gaze policy looks: (row, col) of every glimpse.
+
+        Parameters
+        ----------
+        X : array-like, as for :meth:`transform`
+
+        Returns
+        -------
+        fixations : ndarray of int64 of shape (n_samples, n_steps, 2)
+            For videos the glimpses of frame ``t`` are steps
+            ``t * n_glimpses`` to ``(t + 1) * n_glimpses - 1``.
+        """
+        self._validate_params()
+        frames, shape = self._validate_input(X, reset=False)
+        return self._map_chunks(frames, shape, self._fixation_chunk, np.int64)
+
+    def saliency(self, X):
+        """The saliency map the "saliency" gaze policy climbs.
+
+        Parameters
+        ----------
+        X : array-like, as for :meth:`transform`
+
+        Returns
+        -------
+        saliency : ndarray of shape (n_samples, h, w), or (n_samples, n_frames, h, w)
+            for videos
+        """
+        self._validate_params()
+        frames, shape = self._validate_input(X, reset=False)
+        maps = K.saliency_map(frames.reshape((-1,) + shape[1:]), self.saliency_sigma,
+                              self.saliency_filter)
+        return maps.reshape(frames.shape if shape[0] > 1 else (len(frames),) + shape[1:])
+
+    def glimpse_layout(self):
+        """Slices of a glimpse: ``{"fovea": slice, "periphery": slice, "location": slice}``
+        (empty slices for parts that are off)."""
+        n_fovea, n_periphery, n_location = self._part_sizes()
+        a, b = n_fovea, n_fovea + n_periphery
+        return {"fovea": slice(0, a), "periphery": slice(a, b),
+                "location": slice(b, b + n_location)}
+
+    @property
+    def _n_features_out(self):
+        return self.n_bits_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.three_d_array = True
+        tags.input_tags.positive_only = self.value_range is None
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    # ----------------------------------------------------------- internals
+
+    def _part_sizes(self):
+        fh, fw = _shape_pair(self.fovea_shape)
+        n_periphery = 0
+        if self.periphery_shape is not None:
+            ph, pw = _shape_pair(self.periphery_shape)
+            n_periphery = ph * pw * self.n_levels
+        if self.location is None:
+            n_location = 0
+        elif self.location == "coordinate":
+            n_location = self.location_bits
+        else:
+            n_location = (self.location_bits // K.GRID_MODULE_SIDE ** 2
+                          ) * K.GRID_MODULE_SIDE ** 2
+        return fh * fw * self.n_levels, n_periphery, n_location
+
+    def _n_bits(self):
+        return sum(self._part_sizes())
+
+    def _fail(self, message):
+        raise ValueError(f"{type(self).__name__}: {message}")
+
+    def _check_shape_params(self, shape):
+        """Errors for parameters that do not fit the images' shape."""
+        n_frames, h, w = shape
+        try:
+            fovea = _shape_pair(self.fovea_shape)
+            periphery = (None if self.periphery_shape is None
+                         else _shape_pair(self.periphery_shape))
+        except (TypeError, ValueError):
+            self._fail("fovea_shape and periphery_shape must be an int or a pair of ints.")
+        if len(fovea) != 2 or min(fovea) < 1:
+            self._fail(f"fovea_shape must be two positive ints; got {self.fovea_shape!r}.")
+        if fovea[0] > h or fovea[1] > w:
+            self._fail(f"the fovea {fovea} is larger than the images ({h}, {w}).")
+        if periphery is not None and (len(periphery) != 2 or min(periphery) < 1):
+            self._fail(f"periphery_shape must be two positive ints; got "
+                       f"{self.periphery_shape!r}.")
+        if self.location == "grid" and self.location_bits < K.GRID_MODULE_SIDE ** 2:
+            self._fail(f"location='grid' needs location_bits >= {K.GRID_MODULE_SIDE ** 2} "
+                       f"(one module of 6x6 cells); got {self.location_bits}.")
+        if self.location == "coordinate" and self.location_active_bits > self.location_bits:
+            self._fail("location_active_bits cannot exceed location_bits.")
+        if self.value_range is not None:
+            low, high = np.asarray(self.value_range, dtype=np.float64).reshape(-1)[:2]
+            if np.ndim(self.value_range) != 1 or len(self.value_range) != 2 or not high > low:
+                self._fail(f"value_range must be (low, high) with high > low; got "
+                           f"{self.value_range!r}.")
+        gaze = self.gaze
+        if not isinstance(gaze, str) and not callable(gaze):
+            points = np.asarray(gaze)
+            if points.shape != (self.n_glimpses, 2):
+                self._fail(f"a fixed gaze must have shape (n_glimpses, 2) = "
+                           f"({self.n_glimpses}, 2); got {points.shape}.")
+            self._check_points(points, (h, w))
+        elif not self.allow_revisits and self.n_glimpses > h * w:
+            self._fail(f"n_glimpses={self.n_glimpses} is more than the {h * w} distinct "
+                       f"positions of a ({h}, {w}) image and allow_revisits=False.")
+
+    def _check_points(self, points, frame_shape):
+        """Validate a fixed or user-supplied gaze path; return it as int64."""
+        points = np.asarray(points)
+        if points.dtype.kind not in "iu":
+            if points.dtype.kind != "f" or not np.array_equal(points, np.round(points)):
+                self._fail(f"fixations must be integer (row, col) positions; got "
+                           f"dtype {points.dtype}.")
+        points = points.astype(np.int64)
+        h, w = frame_shape
+        if ((points < 0) | (points >= (h, w))).any():
+            self._fail(f"a fixation lies outside the ({h}, {w}) image.")
+        if not self.allow_revisits and len(np.unique(points, axis=0)) < len(points):
+            self._fail("the gaze path visits a position twice and allow_revisits=False.")
+        return points
+
+    def _validate_input(self, X, *, reset):
+        """X as float64 frames (n_samples, n_frames, h, w) scaled to [0, 1]."""
+        if not hasattr(X, "shape") or hasattr(X, "iloc"):
+            try:
+                X = np.asarray(X)
+            except ValueError as exc:
+                raise _named(self, exc) from exc
+        if hasattr(X, "toarray"):
+            self._fail("sparse input is not supported; pass images as a dense array.")
+        ndim = len(X.shape)
+        if ndim not in (2, 3, 4):
+            self._fail(f"expects images (n_samples, h * w) or (n_samples, h, w), or videos "
+                       f"(n_samples, n_frames, h, w); got an array with {ndim} dimension(s).")
+        n = X.shape[0]
+        if self.image_shape is not None:
+            shape = tuple(int(v) for v in np.atleast_1d(self.image_shape))
+            if len(shape) not in (2, 3) or min(shape) < 1:
+                self._fail(f"image_shape must be (h, w) or (n_frames, h, w); got "
+                           f"{self.image_shape!r}.")
+            if ndim > 2 and tuple(X.shape[1:]) != shape[-(ndim - 1):] and \
+                    tuple(X.shape[1:]) != shape:
+                self._fail(f"X has samples of shape {tuple(X.shape[1:])}, which does not "
+                           f"match image_shape={shape}.")
+            if int(np.prod(X.shape[1:])) != int(np.prod(shape)):
+                self._fail(f"X has {int(np.prod(X.shape[1:]))} features per sample, but "
+                           f"image_shape={shape} has {int(np.prod(shape))}.")
+            shape = shape if len(shape) == 3 else (1,) + shape
+        elif ndim == 2:
+            side = int(round(np.sqrt(X.shape[1])))
+            if side * side != X.shape[1]:
+                self._fail(f"X has {X.shape[1]} features per sample, which is not a square "
+                           f"image; pass image_shape=(h, w) or X of shape (n_samples, h, w).")
+            shape = (1, side, side)
+        else:
+            shape = tuple(int(v) for v in X.shape[1:])
+            shape = shape if ndim == 4 else (1,) + shape
+        if n == 0 or 0 in shape:
+            self._fail(f"got an empty array of shape {tuple(X.shape)}.")
+        if not reset and hasattr(self, "image_shape_") and shape != self.image_shape_:
+            self._fail(f"X has images of shape {shape}, but the encoder was fit on "
+                       f"{self.image_shape_} (as (n_frames, h, w)).")
+        flat = np.asarray(X).reshape(n, -1) if not hasattr(X, "iloc") else X
+        try:
+            flat = validate_data(self, flat, reset=reset, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise _named(self, exc) from exc
+        self._check_shape_params(shape)
+        frames = flat.reshape((n,) + shape)
+        return self._scale(frames), shape
+
+    def _scale(self, frames):
+        if self.value_range is None:
+            if frames.size and frames.min() < 0:
+                self._fail("X has negative values; images must be non-negative (or pass "
+                           "value_range=(low, high)).")
+            peak = frames.max(axis=(2, 3), keepdims=True)
+            return np.divide(frames, peak, out=np.zeros_like(frames), where=peak > 0)
+        low, high = (float(v) for v in self.value_range)
+        if frames.size and frames.min() < low:
+            self._fail(f"X has values below value_range[0]={low}.")
+        return np.clip((frames - low) / (high - low), 0.0, 1.0)
+
+    def _map_chunks(self, frames, shape, func, dtype):
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        chunks = [slice(i, i + _CHUNK) for i in range(0, len(frames), _CHUNK)]
+        if len(chunks) == 1 or self.n_jobs in (None, 1):
+            parts = [func(frames[c], seed) for c in chunks]
+        else:
+            parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                delayed(func)(frames[c], seed) for c in chunks)
+        return np.concatenate(parts).astype(dtype, copy=False)
+
+    def _fixation_chunk(self, frames, seed):
+        """Fixations (n, n_frames * n_glimpses, 2) of a chunk of frames."""
+        n, n_frames, h, w = frames.shape
+        flat = frames.reshape(n * n_frames, h, w)
+        g = self.n_glimpses
+        gaze = self.gaze
+        if isinstance(gaze, str) and gaze == "scan":
+            points = np.broadcast_to(K.scan_fixations((h, w), g), (len(flat), g, 2))
+        elif isinstance(gaze, str) and gaze == "random":
+            points = K.random_fixations(K.frame_seeds(flat, seed), (h, w), g,
+                                        self.allow_revisits)
+        elif isinstance(gaze, str):
+            radius = self.inhibition_radius
+            if radius is None:
+                radius = min(_shape_pair(self.fovea_shape)) / 2
+            saliency = K.saliency_map(flat, self.saliency_sigma, self.saliency_filter)
+            points = K.saliency_fixations(saliency, g, radius, self.allow_revisits)
+        elif callable(gaze):
+            points = np.empty((len(flat), g, 2), dtype=np.int64)
+            for i, frame in enumerate(flat):
+                path = np.asarray(gaze(frame, g))
+                if path.shape != (g, 2):
+                    self._fail(f"the gaze callable must return an array of shape "
+                               f"(n_glimpses, 2) = ({g}, 2); got {path.shape}.")
+                points[i] = self._check_points(path, (h, w))
+        else:
+            points = np.broadcast_to(np.asarray(gaze, dtype=np.int64), (len(flat), g, 2))
+        return points.reshape(n, n_frames * g, 2)
+
+    def _encode_chunk(self, frames, seed):
+        n, n_frames, h, w = frames.shape
+        fixations = self._fixation_chunk(frames, seed)
+        g = self.n_glimpses
+        flat = frames.reshape(n * n_frames, h, w)
+        per_frame = fixations.reshape(n * n_frames, g, 2)
+        fovea = _shape_pair(self.fovea_shape)
+        reach = max(fovea)
+        if self.periphery_shape is not None:
+            periphery = _shape_pair(self.periphery_shape)
+            reach = max(reach, max(periphery) * self.periphery_scale)
+        pad = reach // 2 + 1
+        padded = K.pad_frames(flat, pad)
+        patches = K.fovea_patches(padded, pad, per_frame, fovea)
+        parts = [K.grey_bits(patches.reshape(n, n_frames * g, -1), self.n_levels,
+                             self.grey_encoding)]
+        if self.periphery_shape is not None:
+            table = K.summed_area_table(padded)
+            coarse = K.periphery_patches(table, pad, per_frame, periphery, self.periphery_scale)
+            parts.append(K.grey_bits(coarse.reshape(n, n_frames * g, -1), self.n_levels,
+                                     self.grey_encoding))
+        if self.location is not None:
+            positions = K.relative_positions(fixations, self.location_frame).reshape(-1, 2)
+            if self.location == "coordinate":
+                code = K.coordinate_sdr(positions, self.location_bits,
+                                        self.location_active_bits, self.location_resolution)
+            else:
+                code = K.grid_cell_sdr(positions, self.location_bits // K.GRID_MODULE_SIDE ** 2,
+                                       self.location_resolution)
+            parts.append(code.reshape(n, n_frames * g, -1))
+        return np.concatenate(parts, axis=2)
