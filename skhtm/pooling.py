@@ -78,7 +78,7 @@ class SequencePooler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self : object
         """
         X = self._validate(X, reset=True)
-        self.n_steps_ = X.shape[1]
+        self.n_steps_ = X.shape[1] if X.ndim == 3 else 1
         return self
 
     def transform(self, X):
@@ -95,6 +95,8 @@ class SequencePooler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """
         self._validate_params()
         X = self._validate(X, reset=False)
+        if X.ndim == 2:
+            return self._one_step(X)
         if self.pooling == "concatenate":
             if hasattr(self, "n_steps_") and X.shape[1] != self.n_steps_:
                 raise ValueError(
@@ -109,6 +111,18 @@ class SequencePooler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             return X.sum(axis=1)
         return X.mean(axis=1)
 
+    def _one_step(self, X):
+        """Pooling a one-step sequence leaves it as it is (dense or sparse)."""
+        if self.pooling == "concatenate" and getattr(self, "n_steps_", 1) != 1:
+            raise ValueError(
+                f"{type(self).__name__}: X has one step per sample (2-D), but "
+                f"pooling='concatenate' was fit on {self.n_steps_}.")
+        if self.pooling == "union":
+            return (X != 0).astype(np.uint8 if X.dtype == bool else X.dtype)
+        if self.pooling == "mean":
+            return X.astype(np.float64)
+        return X
+
     @property
     def _n_features_out(self):
         if self.pooling == "concatenate":
@@ -119,23 +133,31 @@ class SequencePooler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         tags = super().__sklearn_tags__()
         tags.requires_fit = False
         tags.input_tags.three_d_array = True
+        tags.input_tags.sparse = True
         return tags
 
     def _validate(self, X, *, reset):
-        if sp.issparse(X):
-            X = X.toarray()
-        if not hasattr(X, "shape") or hasattr(X, "iloc"):
-            X = np.asarray(X)
-        if X.ndim not in (2, 3):
-            raise ValueError(f"{type(self).__name__} expects a batch of sequences (n_samples, "
-                             f"n_steps, n_features) or (n_samples, n_features); got an array "
-                             f"with {X.ndim} dimension(s).")
-        shape = X.shape if X.ndim == 3 else (X.shape[0], 1, X.shape[1])
-        if 0 in shape:
+        """X as (n_samples, n_steps, n_features); a 2-D X is one step per sample
+        (kept sparse when it is sparse)."""
+        ndim = len(X.shape) if hasattr(X, "shape") else np.asarray(X).ndim
+        if sp.issparse(X) or ndim == 2:
+            try:
+                return validate_data(self, X, reset=reset, accept_sparse="csr",
+                                     dtype="numeric")
+            except (TypeError, ValueError) as exc:
+                raise _named(self, exc) from exc
+        X = np.asarray(X)
+        if X.ndim != 3:
+            raise ValueError(
+                f"{type(self).__name__} expects a batch of sequences (n_samples, n_steps, "
+                f"n_features) or (n_samples, n_features); got an array with {X.ndim} "
+                f"dimension(s)." + (" Reshape your data with X.reshape(1, -1) for a single "
+                                    "sample." if X.ndim < 2 else ""))
+        if 0 in X.shape:
             raise ValueError(f"{type(self).__name__}: got an empty array of shape {X.shape}.")
         try:
-            flat = validate_data(self, np.asarray(X).reshape(-1, shape[2]), reset=reset,
+            flat = validate_data(self, X.reshape(-1, X.shape[2]), reset=reset,
                                  dtype="numeric")
         except (TypeError, ValueError) as exc:
             raise _named(self, exc) from exc
-        return flat.reshape(shape)
+        return flat.reshape(X.shape)

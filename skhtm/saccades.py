@@ -28,6 +28,12 @@ def _shape_pair(value):
     return tuple(int(v) for v in value)
 
 
+def _square_shape(n_features):
+    """(1, side, side) when a flattened image of n_features pixels is square, else None."""
+    side = int(round(np.sqrt(n_features)))
+    return (1, side, side) if side * side == n_features else None
+
+
 class SaccadeEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Turn images (or videos) into sequences of glimpses: a fovea patch, an
     optional coarse periphery, and where the eye pointed.
@@ -418,8 +424,17 @@ class SaccadeEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         ndim = len(X.shape)
         if ndim not in (2, 3, 4):
             self._fail(f"expects images (n_samples, h * w) or (n_samples, h, w), or videos "
-                       f"(n_samples, n_frames, h, w); got an array with {ndim} dimension(s).")
+                       f"(n_samples, n_frames, h, w); got an array with {ndim} dimension(s)."
+                       + (" Reshape your data with X.reshape(1, -1) for a single flattened "
+                          "image." if ndim < 2 else ""))
         n = X.shape[0]
+        # The generic checks first (empty, NaN / inf, dtype, n_features_in_),
+        # with scikit-learn's own messages; then the image shape.
+        flat = np.asarray(X).reshape(n, int(np.prod(X.shape[1:])))
+        try:
+            flat = validate_data(self, flat, reset=reset, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise _named(self, exc) from exc
         if self.image_shape is not None:
             shape = tuple(int(v) for v in np.atleast_1d(self.image_shape))
             if len(shape) not in (2, 3) or min(shape) < 1:
@@ -434,24 +449,18 @@ class SaccadeEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                            f"image_shape={shape} has {int(np.prod(shape))}.")
             shape = shape if len(shape) == 3 else (1,) + shape
         elif ndim == 2:
-            side = int(round(np.sqrt(X.shape[1])))
-            if side * side != X.shape[1]:
+            shape = _square_shape(X.shape[1])
+            if shape is None:
                 self._fail(f"X has {X.shape[1]} features per sample, which is not a square "
                            f"image; pass image_shape=(h, w) or X of shape (n_samples, h, w).")
-            shape = (1, side, side)
         else:
             shape = tuple(int(v) for v in X.shape[1:])
             shape = shape if ndim == 4 else (1,) + shape
-        if n == 0 or 0 in shape:
+        if 0 in shape:
             self._fail(f"got an empty array of shape {tuple(X.shape)}.")
         if not reset and hasattr(self, "image_shape_") and shape != self.image_shape_:
             self._fail(f"X has images of shape {shape}, but the encoder was fit on "
                        f"{self.image_shape_} (as (n_frames, h, w)).")
-        flat = np.asarray(X).reshape(n, -1) if not hasattr(X, "iloc") else X
-        try:
-            flat = validate_data(self, flat, reset=reset, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise _named(self, exc) from exc
         self._check_shape_params(shape)
         frames = flat.reshape((n,) + shape)
         return self._scale(frames), shape
@@ -459,8 +468,8 @@ class SaccadeEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _scale(self, frames):
         if self.value_range is None:
             if frames.size and frames.min() < 0:
-                self._fail("X has negative values; images must be non-negative (or pass "
-                           "value_range=(low, high)).")
+                self._fail("Negative values in data: images must be non-negative (or "
+                           "pass value_range=(low, high)).")
             peak = frames.max(axis=(2, 3), keepdims=True)
             return np.divide(frames, peak, out=np.zeros_like(frames), where=peak > 0)
         low, high = (float(v) for v in self.value_range)
