@@ -65,6 +65,43 @@ def scan_fixations(frame_shape, n_glimpses):
     return np.array(points[:n_glimpses], dtype=np.int64).reshape(n_glimpses, 2)
 
 
+def centre_of_mass(frames):
+    """Brightness-weighted centre of each frame, rounded to a pixel, (n, 2) int64.
+
+    Exactly translation-equivariant: weights are quantised to integers, so
+    the sums are exact, and positions are taken relative to the first
+    non-empty row / column, so a shifted frame gives the shifted centre to the
+    last bit (never a different rounding). An empty frame gives its middle.
+    """
+    n, h, w = frames.shape
+    weights = np.round(np.asarray(frames, dtype=np.float64) * 2.0 ** 20).astype(np.int64)
+    out = np.empty((n, 2), dtype=np.int64)
+    total = weights.sum(axis=(1, 2))
+    for axis, size in ((0, h), (1, w)):
+        profile = weights.sum(axis=2 - axis)  # (n, size): mass per row / per column
+        first = np.argmax(profile > 0, axis=1)
+        offset = np.arange(size)[None, :] - first[:, None]
+        moment = (profile * offset).sum(axis=1)
+        # Round half up, in integers: floor((2 m + t) / (2 t)).
+        safe = np.maximum(total, 1)
+        out[:, axis] = np.where(total > 0, first + (2 * moment + safe) // (2 * safe), size // 2)
+    return out
+
+
+def object_scan_fixations(frames, n_glimpses, scan_shape):
+    """The scan of a ``scan_shape`` window centred on each frame's centre of
+    mass: a path that follows the object wherever it lies on the canvas.
+
+    A window that would stick out of the frame is moved inside it (the path
+    stays distinct); ``scan_shape`` must fit in the frame.
+    """
+    n, h, w = frames.shape
+    sh, sw = scan_shape
+    corner = centre_of_mass(frames) - np.array([sh // 2, sw // 2])
+    corner = np.clip(corner, 0, np.array([h - sh, w - sw]))
+    return corner[:, None, :] + scan_fixations((sh, sw), n_glimpses)[None]
+
+
 def random_fixations(seeds, frame_shape, n_glimpses, allow_revisits):
     """Uniformly random fixations, one independent path per seed.
 

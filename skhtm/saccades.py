@@ -81,14 +81,23 @@ class SaccadeEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         ``(low, high)`` mapped to [0, 1]; values outside are clipped, values
         below ``low`` are an error. ``None``: each image (each frame) is
         scaled by its own maximum, and values must be non-negative.
-    gaze : {"saliency", "scan", "random"}, array-like or callable, default="saliency"
-        "scan": a fixed near-square grid of positions, row by row.
+    gaze : {"saliency", "scan", "object_scan", "random"}, array-like or callable, \
+default="saliency"
+        "scan": a fixed near-square grid of positions over a ``scan_shape``
+        window in the middle of the image, row by row (a boustrophedon).
+        "object_scan": the same grid over a window centred on the image's
+        centre of mass (the peak of its low-pass saliency), so the path
+        follows the object wherever it lies on a larger canvas.
         "random": uniformly random positions, a function of the image and
         ``random_state``. "saliency": the peaks of a saliency map, strongest
         first, with inhibition of return. An array of shape (n_glimpses, 2)
         gives fixed (row, col) positions. A callable ``gaze(frame,
         n_glimpses)`` receives one (h, w) frame scaled to [0, 1] and returns
         (n_glimpses, 2) integer (row, col) positions.
+    scan_shape : int or tuple of int, default=None
+        ``(h, w)`` of the window the "scan" and "object_scan" grids cover;
+        ``None``: the whole image. An object-scan window that would stick out
+        of the image is moved inside it.
     saliency_filter : {"dog", "lowpass"}, default="dog"
         "dog": the local energy of a difference of Gaussians (structure of
         size ~``saliency_sigma``); "lowpass": the blurred image (centres of
@@ -183,7 +192,9 @@ class SaccadeEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         "n_levels": [Interval(Integral, 1, 16, closed="both")],
         "grey_encoding": [StrOptions({"thermometer", "bitplanes"})],
         "value_range": ["array-like", None],
-        "gaze": [StrOptions({"saliency", "scan", "random"}), "array-like", callable],
+        "gaze": [StrOptions({"saliency", "scan", "object_scan", "random"}), "array-like",
+                 callable],
+        "scan_shape": [Interval(Integral, 1, None, closed="left"), "array-like", None],
         "saliency_filter": [StrOptions({"dog", "lowpass"})],
         "saliency_sigma": [Interval(Real, 0, None, closed="neither")],
         "inhibition_radius": [Interval(Real, 0, None, closed="left"), None],
@@ -209,6 +220,7 @@ class SaccadeEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         grey_encoding="thermometer",
         value_range=None,
         gaze="saliency",
+        scan_shape=None,
         saliency_filter="dog",
         saliency_sigma=2.0,
         inhibition_radius=None,
@@ -230,6 +242,7 @@ class SaccadeEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         self.grey_encoding = grey_encoding
         self.value_range = value_range
         self.gaze = gaze
+        self.scan_shape = scan_shape
         self.saliency_filter = saliency_filter
         self.saliency_sigma = saliency_sigma
         self.inhibition_radius = inhibition_radius
@@ -393,9 +406,23 @@ class SaccadeEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 self._fail(f"a fixed gaze must have shape (n_glimpses, 2) = "
                            f"({self.n_glimpses}, 2); got {points.shape}.")
             self._check_points(points, (h, w))
+        elif gaze in ("scan", "object_scan"):
+            try:
+                sh, sw = self._scan_window((h, w))
+            except (TypeError, ValueError):
+                self._fail(f"scan_shape must be an int or a pair of ints; got "
+                           f"{self.scan_shape!r}.")
+            if not (1 <= sh <= h and 1 <= sw <= w):
+                self._fail(f"the scan window {(sh, sw)} does not fit in the images ({h}, {w}).")
+            if self.n_glimpses > sh * sw:
+                self._fail(f"n_glimpses={self.n_glimpses} is more than the {sh * sw} distinct "
+                           f"positions of the ({sh}, {sw}) scan window.")
         elif not self.allow_revisits and self.n_glimpses > h * w:
             self._fail(f"n_glimpses={self.n_glimpses} is more than the {h * w} distinct "
                        f"positions of a ({h}, {w}) image and allow_revisits=False.")
+
+    def _scan_window(self, frame_shape):
+        return frame_shape if self.scan_shape is None else _shape_pair(self.scan_shape)
 
     def _check_points(self, points, frame_shape):
         """Validate a fixed or user-supplied gaze path; return it as int64."""
@@ -494,7 +521,11 @@ class SaccadeEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         g = self.n_glimpses
         gaze = self.gaze
         if isinstance(gaze, str) and gaze == "scan":
-            points = np.broadcast_to(K.scan_fixations((h, w), g), (len(flat), g, 2))
+            sh, sw = self._scan_window((h, w))
+            points = K.scan_fixations((sh, sw), g) + [(h - sh) // 2, (w - sw) // 2]
+            points = np.broadcast_to(points, (len(flat), g, 2))
+        elif isinstance(gaze, str) and gaze == "object_scan":
+            points = K.object_scan_fixations(flat, g, self._scan_window((h, w)))
         elif isinstance(gaze, str) and gaze == "random":
             points = K.random_fixations(K.frame_seeds(flat, seed), (h, w), g,
                                         self.allow_revisits)

@@ -184,6 +184,38 @@ def test_saliency_with_location_relative_to_first_is_translation_invariant(digit
         assert (absolute.transform(shifted[0]) != absolute.transform(shifted[1])).any()
 
 
+def test_object_scan_follows_the_object(digit_images):
+    X = digit_images[:60]
+    rng = np.random.RandomState(1)
+    # Margins of 4 pixels keep the 8x8 scan window inside the 28x28 canvas.
+    a, b = (_on_canvas(X, 28, rng.randint(4, 17, size=(60, 2))) for _ in range(2))
+    enc = SaccadeEncoder(n_glimpses=6, gaze="object_scan", scan_shape=8, fovea_shape=4,
+                         n_levels=2, location_frame="first")
+    np.testing.assert_array_equal(enc.transform(a), enc.transform(b))
+    # The path is the scan of an 8x8 window around the centre of mass.
+    F = enc.fixations(a)
+    centre = K.centre_of_mass(a / a.max(axis=(1, 2), keepdims=True))
+    window = K.scan_fixations((8, 8), 6)
+    np.testing.assert_array_equal(F - F[:, :1], np.broadcast_to(window - window[0], F.shape))
+    assert (np.abs(F.mean(axis=1) - centre) <= 2).all()
+    # A plain scan of the same window stays in the middle of the canvas.
+    plain = clone(enc).set_params(gaze="scan").fixations(a)
+    assert (plain == window + 10).all()
+
+
+def test_centre_of_mass_is_exact_under_translation():
+    rng = np.random.RandomState(0)
+    patch = rng.rand(50, 5, 6)
+    a = _on_canvas(patch, 20, rng.randint(0, 14, size=(50, 2)))
+    offsets = rng.randint(0, 14, size=(50, 2))
+    b = _on_canvas(patch, 20, offsets)
+    shift = K.centre_of_mass(b) - K.centre_of_mass(a)
+    first = np.array([np.argwhere(x > 0).min(axis=0) for x in b]) - \
+        np.array([np.argwhere(x > 0).min(axis=0) for x in a])
+    np.testing.assert_array_equal(shift, first)
+    np.testing.assert_array_equal(K.centre_of_mass(np.zeros((1, 5, 7))), [[2, 3]])
+
+
 def test_fixed_and_callable_gaze(digit_images):
     X = digit_images[:4]
     path = [[1, 1], [6, 6], [1, 6]]
@@ -291,6 +323,9 @@ def test_unfitted_transform_and_persistence(digit_images, tmp_path):
      "outside the"),
     ({"gaze": lambda frame, n: np.zeros((n, 3), int)}, np.ones((2, 8, 8)), "gaze callable"),
     ({"gaze": lambda frame, n: np.full((n, 2), 0.5)}, np.ones((2, 8, 8)), "integer"),
+    ({"gaze": "object_scan", "scan_shape": 9}, np.ones((2, 8, 8)), "scan window"),
+    ({"gaze": "scan", "scan_shape": 2, "n_glimpses": 5}, np.ones((2, 8, 8)),
+     "more than the 4 distinct"),
     ({"location": "grid", "location_bits": 20}, np.ones((2, 8, 8)), "location_bits >= 36"),
     ({}, np.ones((2, 1, 1, 8, 8)), "dimension"),
     ({}, np.ones(64), "Reshape your data"),
