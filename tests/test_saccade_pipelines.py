@@ -5,9 +5,10 @@ order-free pooling of the same glimpses."""
 import joblib
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import FeatureUnion, make_pipeline
 
 from skhtm import (
     SaccadeEncoder,
@@ -65,3 +66,28 @@ def test_fitted_pipeline_persists_exactly(searches, digits_split, tmp_path):
     loaded = joblib.load(tmp_path / "pipe.joblib")
     np.testing.assert_array_equal(loaded.predict_proba(X_test),
                                   search.best_estimator_.predict_proba(X_test))
+
+
+def test_feature_union_of_gaze_policies(digits_split):
+    # Two ways of looking, each pooled to one vector per image, side by side.
+    X_train, X_test, y_train, y_test = digits_split
+
+    def branch(gaze):
+        return make_pipeline(
+            SaccadeEncoder(n_glimpses=4, fovea_shape=4, n_levels=2, gaze=gaze,
+                           location_bits=64, location_active_bits=8, random_state=0),
+            SpatialPoolerTransformer(column_shape=128, local_area_density=0.08, random_state=0),
+            SequencePooler("concatenate"))
+
+    union = FeatureUnion([("scan", branch("scan")), ("saliency", branch("saliency"))])
+    model = make_pipeline(union, LogisticRegression(max_iter=2000)).fit(X_train, y_train)
+    features = model[0].transform(X_test)
+    parts = [clone(branch(g)).fit(X_train).transform(X_test) for g in ("scan", "saliency")]
+    np.testing.assert_array_equal(features, np.hstack(parts))
+    assert features.shape == (len(X_test), 2 * 4 * 128)
+    # The two views together beat either alone.
+    alone = [make_pipeline(branch(g), LogisticRegression(max_iter=2000)).fit(X_train, y_train)
+             .score(X_test, y_test) for g in ("scan", "saliency")]
+    both = model.score(X_test, y_test)
+    assert both >= max(alone) + 0.01, (both, alone)
+    assert model[0].get_feature_names_out()[0].startswith("scan__")
