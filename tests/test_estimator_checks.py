@@ -3,10 +3,12 @@
 import pytest
 from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
+import skhtm.patch_pooler
 import skhtm.saccades
 import skhtm.spatial_pooler
 import skhtm.temporal_memory
 from skhtm import (
+    PatchSpatialPooler,
     SaccadeEncoder,
     SequencePooler,
     SpatialPoolerTransformer,
@@ -83,6 +85,19 @@ SACCADE_EXPECTED_FAILURES = {name: _NOT_SQUARE for name in [
 ]}
 
 
+# The patch pooler's, for the same reason (it fits a Spatial Pooler, so it is
+# not stateless): test_patch_failures_are_only_the_square_rule proves it.
+PATCH_EXPECTED_FAILURES = {
+    name: _NOT_SQUARE.replace("SaccadeEncoder", "PatchSpatialPooler")
+    for name in SACCADE_EXPECTED_FAILURES if name != "check_transformers_unfitted_stateless"}
+
+
+def _patch():
+    # 1x1 patches and one pooling region: the checks' tiny "images" have room for it.
+    return PatchSpatialPooler(SpatialPoolerTransformer(column_shape=16), patch_shape=1,
+                              pool_grid=1, random_state=0)
+
+
 def _saccades(gaze="saliency"):
     # One glimpse of a one-pixel fovea: the checks' tiny "images" have room for it.
     return SaccadeEncoder(n_glimpses=1, fovea_shape=1, gaze=gaze, location_bits=8,
@@ -105,12 +120,14 @@ def _expected_failures(estimator):
         return TM_EXPECTED_FAILURES
     if isinstance(estimator, SaccadeEncoder):
         return SACCADE_EXPECTED_FAILURES
+    if isinstance(estimator, PatchSpatialPooler):
+        return PATCH_EXPECTED_FAILURES
     return {}
 
 
 @parametrize_with_checks(
     [_sp(), _tm(), ThermometerEncoder(), _saccades("saliency"), _saccades("scan"),
-     _saccades("random"), *(SequencePooler(pooling=p) for p in
+     _saccades("random"), _patch(), *(SequencePooler(pooling=p) for p in
                             ("union", "count", "mean", "max", "concatenate"))],
     expected_failed_checks=_expected_failures,
 )
@@ -174,4 +191,13 @@ def test_saccade_failures_are_only_the_square_rule(gaze, monkeypatch):
     assert failed == set(SACCADE_EXPECTED_FAILURES), failed ^ set(SACCADE_EXPECTED_FAILURES)
     monkeypatch.setattr(skhtm.saccades, "_square_shape", lambda n_features: (1, 1, n_features))
     results = check_estimator(_saccades(gaze), on_fail=None)
+    assert [r["check_name"] for r in results if r["status"] == "failed"] == []
+
+
+def test_patch_failures_are_only_the_square_rule(monkeypatch):
+    results = check_estimator(_patch(), on_fail=None)
+    failed = {r["check_name"] for r in results if r["status"] == "failed"}
+    assert failed == set(PATCH_EXPECTED_FAILURES), failed ^ set(PATCH_EXPECTED_FAILURES)
+    monkeypatch.setattr(skhtm.patch_pooler, "_square_shape", lambda n_features: (1, n_features))
+    results = check_estimator(_patch(), on_fail=None)
     assert [r["check_name"] for r in results if r["status"] == "failed"] == []

@@ -1,0 +1,321 @@
+"""PatchSpatialPooler: one Spatial Pooler applied to every patch of an image, pooled."""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+    clone,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _patches as K
+from ._saccades import grey_bits
+from ._validation import _named
+from .spatial_pooler import SpatialPoolerTransformer
+
+# Images per transform chunk: bounds memory (chunk x patches x columns) and is
+# fixed, so results never depend on how X is batched.
+_CHUNK = 128
+
+
+def _pair(value):
+    if isinstance(value, Integral):
+        return (int(value), int(value))
+    return tuple(int(v) for v in value)
+
+
+def _square_shape(n_features):
+    """(side, side) when a flattened image of n_features pixels is square, else None."""
+    side = int(round(np.sqrt(n_features)))
+    return (side, side) if side * side == n_features else None
+
+
+class PatchSpatialPooler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """A Spatial Pooler with a local receptive field, applied to every patch of an
+    image like a convolution, its column activity pooled over neighbourhoods.
+
+    Each image is cut into ``patch_shape`` patches ``stride`` apart; every
+    patch (grey levels as ``n_levels`` thermometer bits per pixel) goes
+    through the same :class:`SpatialPoolerTransformer`, so its columns learn
+    (or, with learning off, sample) local features shared by all positions.
+    Then, for each region of a ``pool_grid`` of neighbourhoods over the patch
+    positions, the pooler counts how often each column was active
+    (``pooling="sum"``) or whether it was (``"max"``). The result is one
+    feature vector per image of ``n_regions * n_columns`` values, for a
+    linear classifier; pooling buys tolerance to small shifts.
+
+    Parameters
+    ----------
+    spatial_pooler : SpatialPoolerTransformer, default=None
+        The pooler applied to each patch (cloned in ``fit``). ``None``:
+        ``SpatialPoolerTransformer(column_shape=256, local_area_density=0.05)``.
+        Its ``input_shape`` may be set to ``(ph, pw, n_levels)`` for local
+        inhibition or potential radii inside the patch.
+    patch_shape : int or tuple of int, default=5
+        Height and width of a patch in pixels.
+    stride : int or tuple of int, default=1
+        Pixels between neighbouring patches.
+    n_levels : int, default=2
+        Thermometer bits per pixel (grey levels).
+    value_range : tuple of float, default=None
+        ``(low, high)`` mapped to [0, 1] before thresholding. ``None``: each
+        image divided by its own maximum (images must be non-negative).
+    image_shape : tuple of int, default=None
+        ``(h, w)`` when X is flattened; ``None``: X of shape (n_samples, h, w),
+        or square flattened images.
+    pool_grid : int or tuple of int, default=4
+        Regions of the patch grid along each axis over which activity is pooled
+        (1: over the whole image; the patch grid itself: no pooling).
+    pooling : {"sum", "max"}, default="sum"
+        Count of patches that activated a column in a region, or whether any
+        did.
+    max_fit_patches : int, default=100_000
+        ``fit`` and ``partial_fit`` train the Spatial Pooler on at most this
+        many patches drawn at random from the batch (every image gives many).
+    random_state : int, RandomState instance or None, default=None
+        Draws the training patches and, unless ``None``, seeds the Spatial
+        Pooler (overriding its own ``random_state``).
+
+    Attributes
+    ----------
+    spatial_pooler_ : SpatialPoolerTransformer
+        The fitted pooler shared by all patches.
+    image_shape_ : tuple of int
+        ``(h, w)`` of the images seen in ``fit``.
+    patch_grid_ : tuple of int
+        Patch positions along each axis.
+    n_features_in_ : int
+        Pixels per image.
+
+    See Also
+    --------
+    SpatialPoolerTransformer : the pooler applied to each patch.
+    SaccadeEncoder : patches at a few fixations instead of everywhere.
+
+    Notes
+    -----
+    The idea of local features pooled over space is that of single-layer
+    feature learners on patches (Coates, Lee & Ng 2011) with the Spatial
+    Pooler's k-winners-take-all columns as the features.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skhtm import PatchSpatialPooler, SpatialPoolerTransformer
+    >>> X, y = load_digits(return_X_y=True)
+    >>> psp = PatchSpatialPooler(SpatialPoolerTransformer(column_shape=64), patch_shape=3,
+    ...                          pool_grid=2, random_state=0).fit(X[:200])
+    >>> psp.transform(X[:3]).shape
+    (3, 256)
+    """
+
+    _parameter_constraints = {
+        "spatial_pooler": [HasMethods(["fit", "partial_fit", "transform"]), None],
+        "patch_shape": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "stride": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "n_levels": [Interval(Integral, 1, 16, closed="both")],
+        "value_range": ["array-like", None],
+        "image_shape": ["array-like", None],
+        "pool_grid": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "pooling": [StrOptions({"sum", "max"})],
+        "max_fit_patches": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, spatial_pooler=None, *, patch_shape=5, stride=1, n_levels=2,
+                 value_range=None, image_shape=None, pool_grid=4, pooling="sum",
+                 max_fit_patches=100_000, random_state=None):
+        self.spatial_pooler = spatial_pooler
+        self.patch_shape = patch_shape
+        self.stride = stride
+        self.n_levels = n_levels
+        self.value_range = value_range
+        self.image_shape = image_shape
+        self.pool_grid = pool_grid
+        self.pooling = pooling
+        self.max_fit_patches = max_fit_patches
+        self.random_state = random_state
+
+    # ----------------------------------------------------------- fitting
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Train the Spatial Pooler on patches of X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, h * w) or (n_samples, h, w)
+            Grey images, non-negative unless ``value_range`` is given.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        for attr in ("spatial_pooler_", "image_shape_", "patch_grid_"):
+            self.__dict__.pop(attr, None)
+        return self._fit(X, reset=True)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def partial_fit(self, X, y=None):
+        """Train the Spatial Pooler further on patches of one batch of images.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, h * w) or (n_samples, h, w)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        return self._fit(X, reset=not hasattr(self, "spatial_pooler_"))
+
+    def _fit(self, X, reset):
+        images = self._validate_images(X, reset=reset)
+        rng = check_random_state(self.random_state)
+        patches = self._encoded_patches(images).reshape(-1, self._n_patch_bits())
+        if len(patches) > self.max_fit_patches:
+            patches = patches[np.sort(rng.choice(len(patches), self.max_fit_patches,
+                                                 replace=False))]
+        if reset:
+            sp = clone(self.spatial_pooler if self.spatial_pooler is not None else
+                       SpatialPoolerTransformer(column_shape=256, local_area_density=0.05))
+            if self.random_state is not None:
+                sp.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
+            # A failed first fit leaves no half-built state behind.
+            self.spatial_pooler_ = sp.fit(patches)
+            self.image_shape_ = images.shape[1:]
+            self.patch_grid_ = self._grid(self.image_shape_)
+        else:
+            # The SP's own partial_fit leaves it unchanged when it fails.
+            self.spatial_pooler_.partial_fit(patches)
+        return self
+
+    # ----------------------------------------------------------- transform
+
+    def transform(self, X):
+        """Pooled column activity of every image.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, h * w) or (n_samples, h, w)
+
+        Returns
+        -------
+        features : ndarray of float32 of shape (n_samples, n_regions * n_columns)
+            Region-major: the columns of region 0, then of region 1, ...;
+            regions in row-major order over ``pool_grid``.
+        """
+        check_is_fitted(self)
+        images = self._validate_images(X, reset=False)
+        sp = self.spatial_pooler_
+        out = []
+        for start in range(0, len(images), _CHUNK):
+            patches = self._encoded_patches(images[start:start + _CHUNK])
+            n, gr, gc, _ = patches.shape
+            active = sp.transform(patches.reshape(n * gr * gc, -1))
+            active = active.toarray() if hasattr(active, "toarray") else np.asarray(active)
+            out.append(K.pool_regions(active.reshape(n, gr, gc, -1).astype(np.uint8),
+                                      self._pool_grid(), self.pooling).reshape(n, -1))
+        return np.concatenate(out)
+
+    @property
+    def _n_features_out(self):
+        return int(np.prod(self._pool_grid())) * self.spatial_pooler_.n_columns_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = self.value_range is None
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    # ----------------------------------------------------------- internals
+
+    def _fail(self, message):
+        raise ValueError(f"{type(self).__name__}: {message}")
+
+    def _n_patch_bits(self):
+        ph, pw = _pair(self.patch_shape)
+        return ph * pw * self.n_levels
+
+    def _pool_grid(self):
+        return _pair(self.pool_grid)
+
+    def _grid(self, image_shape):
+        return K.patch_grid(image_shape, _pair(self.patch_shape), _pair(self.stride))
+
+    def _encoded_patches(self, images):
+        """Binary patches (n, grid_rows, grid_cols, ph * pw * n_levels)."""
+        if self.value_range is None:
+            peak = images.max(axis=(1, 2), keepdims=True)
+            scaled = np.divide(images, peak, out=np.zeros_like(images), where=peak > 0)
+        else:
+            low, high = (float(v) for v in self.value_range)
+            scaled = np.clip((images - low) / (high - low), 0.0, 1.0)
+        patches = K.image_patches(scaled, _pair(self.patch_shape), _pair(self.stride))
+        return grey_bits(patches, self.n_levels, "thermometer")
+
+    def _validate_images(self, X, *, reset):
+        """X as float64 images (n_samples, h, w), with errors naming the estimator."""
+        if not hasattr(X, "shape") or hasattr(X, "iloc"):
+            try:
+                X = np.asarray(X)
+            except ValueError as exc:
+                raise _named(self, exc) from exc
+        if hasattr(X, "toarray"):
+            self._fail("sparse input is not supported; pass images as a dense array.")
+        ndim = len(X.shape)
+        if ndim not in (2, 3):
+            self._fail(f"expects images (n_samples, h * w) or (n_samples, h, w); got an array "
+                       f"with {ndim} dimension(s)."
+                       + (" Reshape your data with X.reshape(1, -1) for a single flattened "
+                          "image." if ndim < 2 else ""))
+        n = X.shape[0]
+        try:  # scikit-learn's own messages for empty, NaN / inf, n_features_in_
+            flat = validate_data(self, np.asarray(X).reshape(n, int(np.prod(X.shape[1:]))),
+                                 reset=reset, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise _named(self, exc) from exc
+        if self.image_shape is not None:
+            shape = _pair(self.image_shape)
+            if len(shape) != 2 or min(shape) < 1:
+                self._fail(f"image_shape must be (h, w); got {self.image_shape!r}.")
+        elif ndim == 3:
+            shape = tuple(X.shape[1:])
+        else:
+            shape = _square_shape(flat.shape[1])
+            if shape is None:
+                self._fail(f"X has {flat.shape[1]} features per sample, which is not a square "
+                           "image; pass image_shape=(h, w) or X of shape (n_samples, h, w).")
+        if shape[0] * shape[1] != flat.shape[1]:
+            self._fail(f"X has {flat.shape[1]} features per sample, but image_shape={shape} "
+                       f"has {shape[0] * shape[1]}.")
+        if not reset and shape != self.image_shape_:
+            self._fail(f"X has images of shape {shape}, but the pooler was fit on "
+                       f"{self.image_shape_}.")
+        if self.value_range is None and flat.size and flat.min() < 0:
+            self._fail("Negative values in data: images must be non-negative (or pass "
+                       "value_range=(low, high)).")
+        if self.value_range is not None:
+            vr = np.asarray(self.value_range, dtype=np.float64)
+            if vr.shape != (2,) or not vr[1] > vr[0]:
+                self._fail(f"value_range must be (low, high) with high > low; got "
+                           f"{self.value_range!r}.")
+        ph, pw = _pair(self.patch_shape)
+        if ph > shape[0] or pw > shape[1]:
+            self._fail(f"the patch ({ph}, {pw}) is larger than the images {shape}.")
+        grid = self._grid(shape)
+        pg = self._pool_grid()
+        if len(pg) != 2 or pg[0] > grid[0] or pg[1] > grid[1]:
+            self._fail(f"pool_grid={self.pool_grid!r} has more regions than the {grid} patch "
+                       "positions.")
+        return flat.reshape((n,) + shape)

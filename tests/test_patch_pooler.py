@@ -1,0 +1,168 @@
+"""PatchSpatialPooler: patch kernels, learned features, pooling, persistence, bad input."""
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skhtm import PatchSpatialPooler, SpatialPoolerTransformer, ThermometerEncoder
+from skhtm import _patches as K
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return train_test_split(X, y, test_size=0.5, random_state=0, stratify=y)
+
+
+def small(**kw):
+    params = dict(patch_shape=3, pool_grid=3, random_state=0)
+    params.update(kw)
+    return PatchSpatialPooler(SpatialPoolerTransformer(column_shape=64, local_area_density=0.1),
+                              **params)
+
+
+# ------------------------------------------------------------------ kernels
+
+def test_image_patches_match_loops():
+    images = np.random.RandomState(0).rand(2, 7, 9)
+    patches = K.image_patches(images, (3, 2), (2, 3))
+    assert patches.shape == (2, 3, 3, 6) and K.patch_grid((7, 9), (3, 2), (2, 3)) == (3, 3)
+    for i in range(3):
+        for j in range(3):
+            np.testing.assert_array_equal(patches[:, i, j],
+                                          images[:, 2 * i:2 * i + 3, 3 * j:3 * j + 2]
+                                          .reshape(2, -1))
+
+
+@pytest.mark.parametrize("pooling", ["sum", "max"])
+def test_pool_regions_match_loops(pooling):
+    activity = (np.random.RandomState(1).rand(3, 7, 5, 4) < 0.3).astype(np.uint8)
+    pooled = K.pool_regions(activity, (3, 2), pooling)
+    rows, cols = K.region_edges(7, 3), K.region_edges(5, 2)
+    assert list(rows) == [0, 2, 5, 7] and list(cols) == [0, 2, 5]  # near-equal, covering
+    for r in range(3):
+        for c in range(2):
+            block = activity[:, rows[r]:rows[r + 1], cols[c]:cols[c + 1]]
+            expected = block.sum(axis=(1, 2)) if pooling == "sum" else block.max(axis=(1, 2))
+            np.testing.assert_array_equal(pooled[:, r * 2 + c], expected)
+
+
+# ------------------------------------------------------------------ behaviour
+
+def test_shapes_names_and_batching(digits):
+    X = digits[0]
+    psp = small().fit(X[:300])
+    F = psp.transform(X[:300])
+    assert F.shape == (300, 9 * 64) and F.dtype == np.float32
+    assert psp.patch_grid_ == (6, 6) and psp.image_shape_ == (8, 8)
+    assert psp.get_feature_names_out()[0] == "patchspatialpooler0"
+    # Each of the 36 patches activates at most 6 of 64 columns (fewer when
+    # blank: no overlap, no activity); a region of 4 patches counts <= 4.
+    totals = F.sum(axis=1)
+    assert F.max() <= 4 and totals.max() <= 36 * 6 and totals.mean() > 0.8 * 36 * 6
+    # Rows do not depend on the batch they come in, nor on the input layout.
+    np.testing.assert_array_equal(psp.transform(X[130:170]), F[130:170])
+    np.testing.assert_array_equal(psp.transform(X[:300].reshape(-1, 8, 8)), F)
+
+
+def test_pooled_patches_beat_whole_image_pooler_and_raw_pixels(digits):
+    """Local features pooled over neighbourhoods classify better than the same
+    number of columns looking at the whole image, and than raw pixels."""
+    Xa, Xb, ya, yb = digits
+    patch = make_pipeline(small(), StandardScaler(),
+                          LogisticRegression(C=0.1, max_iter=3000)).fit(Xa, ya)
+    whole = make_pipeline(ThermometerEncoder(n_thresholds=2),
+                          SpatialPoolerTransformer(column_shape=9 * 64, local_area_density=0.1,
+                                                   random_state=0),
+                          LogisticRegression(max_iter=3000)).fit(Xa, ya)
+    raw = LogisticRegression(max_iter=3000).fit(Xa, ya)
+    a_patch, a_whole, a_raw = patch.score(Xb, yb), whole.score(Xb, yb), raw.score(Xb, yb)
+    assert a_patch >= 0.955, a_patch  # measured 0.967
+    assert a_patch > a_whole + 0.05, (a_patch, a_whole)
+    assert a_patch > a_raw, (a_patch, a_raw)
+
+
+def test_pooling_buys_shift_tolerance(digits):
+    """A one-pixel shift changes pooled features less than unpooled ones."""
+    X = digits[0][:200].reshape(-1, 8, 8)
+    shifted = np.zeros_like(X)
+    shifted[:, :, 1:] = X[:, :, :-1]
+
+    def similarity(psp):
+        A, B = psp.transform(X), psp.transform(shifted)
+        return np.mean(np.sum(A * B, 1) / np.sqrt(np.sum(A * A, 1) * np.sum(B * B, 1)))
+
+    pooled = similarity(small(pool_grid=2).fit(X))
+    unpooled = similarity(small(pool_grid=6).fit(X))  # one region per patch position
+    assert pooled > unpooled + 0.1, (pooled, unpooled)
+
+
+def test_seed_and_nested_pooler(digits):
+    X = digits[0][:200]
+    a = small(random_state=3).fit(X).transform(X)
+    np.testing.assert_array_equal(a, small(random_state=3).fit(X).transform(X))
+    assert not np.array_equal(a, small(random_state=4).fit(X).transform(X))
+    # The given pooler is cloned, not fitted in place.
+    psp = small().fit(X)
+    assert not hasattr(psp.spatial_pooler, "n_columns_")
+    assert psp.spatial_pooler_.n_features_in_ == 3 * 3 * 2
+    # None: the documented default pooler.
+    default = PatchSpatialPooler(patch_shape=3, pool_grid=2, random_state=0).fit(X)
+    assert default.spatial_pooler_.n_columns_ == 256
+
+
+def test_max_fit_patches_subsamples_for_learning(digits):
+    X = digits[0][:100]
+    learning = SpatialPoolerTransformer(column_shape=32, local_area_density=0.1)
+    few = PatchSpatialPooler(learning, patch_shape=3, max_fit_patches=50, random_state=0).fit(X)
+    many = PatchSpatialPooler(learning, patch_shape=3, random_state=0).fit(X)
+    assert few.spatial_pooler_.n_features_in_ == many.spatial_pooler_.n_features_in_
+    assert not np.array_equal(few.spatial_pooler_.permanences_.toarray()
+                              if hasattr(few.spatial_pooler_.permanences_, "toarray")
+                              else few.spatial_pooler_.permanences_,
+                              many.spatial_pooler_.permanences_.toarray()
+                              if hasattr(many.spatial_pooler_.permanences_, "toarray")
+                              else many.spatial_pooler_.permanences_)
+
+
+def test_partial_fit_and_persistence(tmp_path, digits):
+    X = digits[0]
+    psp = small().partial_fit(X[:100]).partial_fit(X[100:200])
+    path = tmp_path / "psp.joblib"
+    joblib.dump(psp, path)
+    np.testing.assert_array_equal(joblib.load(path).transform(X[:50]), psp.transform(X[:50]))
+    before = joblib.load(path)
+    with pytest.raises(ValueError, match="PatchSpatialPooler is expecting 64 features"):
+        psp.partial_fit(X[:10, :60])
+    with pytest.raises(ValueError, match="PatchSpatialPooler: Negative values"):
+        psp.partial_fit(-X[:10])
+    np.testing.assert_array_equal(psp.transform(X[:50]), before.transform(X[:50]))
+
+
+def test_bad_input(digits):
+    X = digits[0][:20]
+    cases = [
+        (small(patch_shape=9), X, r"the patch \(9, 9\) is larger than the images \(8, 8\)"),
+        (small(pool_grid=7), X, r"pool_grid=7 has more regions than the \(6, 6\) patch"),
+        (small(), -X, "Negative values in data"),
+        (small(), np.where(X > 8, np.nan, X), "NaN"),
+        (small(), X[:, :60], "60 features per sample, which is not a square image"),
+        (small(image_shape=(4, 4)), X, r"64 features per sample, but image_shape=\(4, 4\)"),
+        (small(value_range=(1, 0)), X, "value_range must be"),
+        (small(), X[0], "Reshape your data"),
+    ]
+    for est, data, message in cases:
+        with pytest.raises(ValueError, match=message) as excinfo:
+            est.fit(data)
+        assert "PatchSpatialPooler" in str(excinfo.value)
+    fitted = small().fit(X)
+    with pytest.raises(ValueError, match="PatchSpatialPooler is expecting 64 features"):
+        fitted.transform(np.zeros((2, 10, 10)))
+    with pytest.raises(ValueError, match=r"PatchSpatialPooler: X has images of shape \(4, 16\), "
+                                         r"but the pooler was fit on \(8, 8\)"):
+        fitted.transform(np.zeros((2, 4, 16)))
