@@ -344,27 +344,34 @@ def main():
     if os.path.exists(path_json):  # running one part keeps the others' results
         with open(path_json) as f:
             res = {**json.load(f), **res}
-    t0 = time.perf_counter()
-    if "select" in parts:
-        res["select"] = part_select((X_train, y_train, X_test, y_test), args.quick)
-    if "main" in parts:
-        res["main"] = part_main(data, args.quick)
-    if "glimpses" in parts:
-        res["glimpses"] = part_glimpses(data, args.quick, args.n_sweep)
-        figure(res["glimpses"], os.path.join(RESULTS, f"saccades_glimpses{suffix}.png"))
-    if "translated" in parts:
-        res["translated"] = part_translated(data, args.quick, args.n_translated)
-    if "temporal" in parts:
-        res["temporal"] = part_temporal(data, args.quick, args.n_sweep)
-    res[f"run_s_{'_'.join(parts)}"] = time.perf_counter() - t0
-    os.makedirs(RESULTS, exist_ok=True)
-    with open(path_json, "w") as f:
-        json.dump(res, f, indent=1)
-    md = markdown(res, args)
-    if args.quick:
-        md = md.replace("saccades_glimpses.png", "saccades_glimpses_quick.png")
-    with open(os.path.join(RESULTS, f"saccades{suffix}.md"), "w") as f:
-        f.write(md)
+    def save():  # after every part, so an interrupted run keeps what it measured
+        os.makedirs(RESULTS, exist_ok=True)
+        with open(path_json, "w") as f:
+            json.dump(res, f, indent=1)
+        md = markdown(res, args)
+        if args.quick:
+            md = md.replace("saccades_glimpses.png", "saccades_glimpses_quick.png")
+        with open(os.path.join(RESULTS, f"saccades{suffix}.md"), "w") as f:
+            f.write(md)
+        return md
+
+    runners = {
+        "select": lambda: part_select((X_train, y_train, X_test, y_test), args.quick),
+        "main": lambda: part_main(data, args.quick),
+        "glimpses": lambda: part_glimpses(data, args.quick, args.n_sweep),
+        "translated": lambda: part_translated(data, args.quick, args.n_translated),
+        "temporal": lambda: part_temporal(data, args.quick, args.n_sweep),
+    }
+    unknown = set(parts) - set(runners)
+    if unknown:
+        parser.error(f"unknown part(s) {sorted(unknown)}; choose from {sorted(runners)}")
+    for part in parts:
+        t0 = time.perf_counter()
+        res[part] = runners[part]()
+        res.setdefault("run_s", {})[part] = time.perf_counter() - t0
+        if part == "glimpses":
+            figure(res["glimpses"], os.path.join(RESULTS, f"saccades_glimpses{suffix}.png"))
+        md = save()
     print(md)
 
 
