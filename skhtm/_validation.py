@@ -78,3 +78,39 @@ def check_binary(estimator, X):
         raise ValueError(
             f"{name} requires binary input (0/1 or bool); X contains other values "
             f"(e.g. {example!r}). " + BINARY_HINT)
+
+
+def validate_image_batch(estimator, X, *, reset, ndims, expects):
+    """The checks every image estimator makes before looking at image shapes.
+
+    X as an array of ``ndims`` dimensions (not sparse), validated flattened to
+    (n_samples, n_pixels) by scikit-learn (its own messages for empty input,
+    NaN / inf, dtype and n_features_in_), each error naming the estimator.
+    ``expects`` describes the accepted shapes for the error message.
+
+    Returns
+    -------
+    flat : ndarray of float64, (n_samples, n_pixels)
+    shape : tuple, the shape of X
+    """
+    name = type(estimator).__name__
+    if not hasattr(X, "shape") or hasattr(X, "iloc"):
+        try:
+            X = np.asarray(X)
+        except ValueError as exc:
+            raise _named(estimator, exc) from exc
+    if sp.issparse(X):
+        raise ValueError(f"{name}: sparse input is not supported; pass images as a dense array.")
+    ndim = len(X.shape)
+    if ndim not in ndims:
+        raise ValueError(
+            f"{name}: expects {expects}; got an array with {ndim} dimension(s)."
+            + (" Reshape your data with X.reshape(1, -1) for a single flattened image."
+               if ndim < 2 else ""))
+    n = X.shape[0]
+    try:
+        flat = validate_data(estimator, np.asarray(X).reshape(n, int(np.prod(X.shape[1:]))),
+                             reset=reset, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise _named(estimator, exc) from exc
+    return flat, tuple(X.shape)

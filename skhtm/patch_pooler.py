@@ -12,11 +12,11 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from . import _patches as K
 from ._saccades import grey_bits
-from ._validation import _named
+from ._validation import validate_image_batch
 from .spatial_pooler import SpatialPoolerTransformer
 
 # Images per transform chunk: bounds memory (chunk x patches x columns) and is
@@ -266,31 +266,16 @@ class PatchSpatialPooler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
     def _validate_images(self, X, *, reset):
         """X as float64 images (n_samples, h, w), with errors naming the estimator."""
-        if not hasattr(X, "shape") or hasattr(X, "iloc"):
-            try:
-                X = np.asarray(X)
-            except ValueError as exc:
-                raise _named(self, exc) from exc
-        if hasattr(X, "toarray"):
-            self._fail("sparse input is not supported; pass images as a dense array.")
-        ndim = len(X.shape)
-        if ndim not in (2, 3):
-            self._fail(f"expects images (n_samples, h * w) or (n_samples, h, w); got an array "
-                       f"with {ndim} dimension(s)."
-                       + (" Reshape your data with X.reshape(1, -1) for a single flattened "
-                          "image." if ndim < 2 else ""))
-        n = X.shape[0]
-        try:  # scikit-learn's own messages for empty, NaN / inf, n_features_in_
-            flat = validate_data(self, np.asarray(X).reshape(n, int(np.prod(X.shape[1:]))),
-                                 reset=reset, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise _named(self, exc) from exc
+        flat, x_shape = validate_image_batch(
+            self, X, reset=reset, ndims=(2, 3),
+            expects="images (n_samples, h * w) or (n_samples, h, w)")
+        ndim, n = len(x_shape), x_shape[0]
         if self.image_shape is not None:
             shape = _pair(self.image_shape)
             if len(shape) != 2 or min(shape) < 1:
                 self._fail(f"image_shape must be (h, w); got {self.image_shape!r}.")
         elif ndim == 3:
-            shape = tuple(X.shape[1:])
+            shape = x_shape[1:]
         else:
             shape = _square_shape(flat.shape[1])
             if shape is None:

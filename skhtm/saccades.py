@@ -12,10 +12,9 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
-from sklearn.utils.validation import validate_data
 
 from . import _saccades as K
-from ._validation import _named
+from ._validation import validate_image_batch
 
 # Samples per transform chunk; fixed, so results never depend on n_jobs.
 _CHUNK = 256
@@ -441,50 +440,34 @@ default="saliency"
 
     def _validate_input(self, X, *, reset):
         """X as float64 frames (n_samples, n_frames, h, w) scaled to [0, 1]."""
-        if not hasattr(X, "shape") or hasattr(X, "iloc"):
-            try:
-                X = np.asarray(X)
-            except ValueError as exc:
-                raise _named(self, exc) from exc
-        if hasattr(X, "toarray"):
-            self._fail("sparse input is not supported; pass images as a dense array.")
-        ndim = len(X.shape)
-        if ndim not in (2, 3, 4):
-            self._fail(f"expects images (n_samples, h * w) or (n_samples, h, w), or videos "
-                       f"(n_samples, n_frames, h, w); got an array with {ndim} dimension(s)."
-                       + (" Reshape your data with X.reshape(1, -1) for a single flattened "
-                          "image." if ndim < 2 else ""))
-        n = X.shape[0]
-        # The generic checks first (empty, NaN / inf, dtype, n_features_in_),
-        # with scikit-learn's own messages; then the image shape.
-        flat = np.asarray(X).reshape(n, int(np.prod(X.shape[1:])))
-        try:
-            flat = validate_data(self, flat, reset=reset, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise _named(self, exc) from exc
+        flat, x_shape = validate_image_batch(
+            self, X, reset=reset, ndims=(2, 3, 4),
+            expects="images (n_samples, h * w) or (n_samples, h, w), or videos "
+                    "(n_samples, n_frames, h, w)")
+        ndim, n = len(x_shape), x_shape[0]
         if self.image_shape is not None:
             shape = tuple(int(v) for v in np.atleast_1d(self.image_shape))
             if len(shape) not in (2, 3) or min(shape) < 1:
                 self._fail(f"image_shape must be (h, w) or (n_frames, h, w); got "
                            f"{self.image_shape!r}.")
-            if ndim > 2 and tuple(X.shape[1:]) != shape[-(ndim - 1):] and \
-                    tuple(X.shape[1:]) != shape:
-                self._fail(f"X has samples of shape {tuple(X.shape[1:])}, which does not "
+            if ndim > 2 and x_shape[1:] != shape[-(ndim - 1):] and \
+                    x_shape[1:] != shape:
+                self._fail(f"X has samples of shape {x_shape[1:]}, which does not "
                            f"match image_shape={shape}.")
-            if int(np.prod(X.shape[1:])) != int(np.prod(shape)):
-                self._fail(f"X has {int(np.prod(X.shape[1:]))} features per sample, but "
+            if int(np.prod(x_shape[1:])) != int(np.prod(shape)):
+                self._fail(f"X has {int(np.prod(x_shape[1:]))} features per sample, but "
                            f"image_shape={shape} has {int(np.prod(shape))}.")
             shape = shape if len(shape) == 3 else (1,) + shape
         elif ndim == 2:
-            shape = _square_shape(X.shape[1])
+            shape = _square_shape(x_shape[1])
             if shape is None:
-                self._fail(f"X has {X.shape[1]} features per sample, which is not a square "
+                self._fail(f"X has {x_shape[1]} features per sample, which is not a square "
                            f"image; pass image_shape=(h, w) or X of shape (n_samples, h, w).")
         else:
-            shape = tuple(int(v) for v in X.shape[1:])
+            shape = tuple(int(v) for v in x_shape[1:])
             shape = shape if ndim == 4 else (1,) + shape
         if 0 in shape:
-            self._fail(f"got an empty array of shape {tuple(X.shape)}.")
+            self._fail(f"got an empty array of shape {x_shape}.")
         if not reset and hasattr(self, "image_shape_") and shape != self.image_shape_:
             self._fail(f"X has images of shape {shape}, but the encoder was fit on "
                        f"{self.image_shape_} (as (n_frames, h, w)).")
