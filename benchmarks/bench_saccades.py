@@ -23,8 +23,10 @@ The hyper-parameters below were chosen on a validation split of the training
 set (train[:10000] -> train[50000:55000]; see the ``selection`` table written
 by ``--part select``), never on the test set.
 
-    python benchmarks/bench_saccades.py                 # all parts, ~40 minutes
-    python benchmarks/bench_saccades.py --quick         # small subsets, ~3 minutes
+    python benchmarks/bench_saccades.py                 # all parts, ~1 h 45 min on 2 cores
+    python benchmarks/bench_saccades.py --quick         # small subsets, a few minutes
+    (measured: main 24 min, translated 17, temporal 32, glimpses 29; the run
+    times of each part are saved in the json under "run_s")
     python benchmarks/bench_saccades.py --part main
 
 Writes benchmarks/results/saccades[_quick].{json,md} and saccades_glimpses.png.
