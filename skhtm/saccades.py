@@ -64,7 +64,9 @@ class SaccadeEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         shape of X, (n_samples, h, w) images or (n_samples, n_frames, h, w)
         videos; a 2-D X must then hold square images.
     fovea_shape : int or tuple of int, default=(8, 8)
-        Pixels of the fovea patch, centred on the fixation.
+        Pixels of the fovea patch, centred on the fixation. ``None``: no
+        fovea, e.g. to encode only where the eye points (then the periphery
+        or the location signal must be on).
     periphery_shape : int or tuple of int, default=None
         Cells of the periphery, each the mean of ``periphery_scale`` squared
         pixels, centred on the fixation. ``None``: no periphery.
@@ -185,7 +187,7 @@ default="saliency"
     _parameter_constraints = {
         "n_glimpses": [Interval(Integral, 1, None, closed="left")],
         "image_shape": ["array-like", None],
-        "fovea_shape": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "fovea_shape": [Interval(Integral, 1, None, closed="left"), "array-like", None],
         "periphery_shape": [Interval(Integral, 1, None, closed="left"), "array-like", None],
         "periphery_scale": [Interval(Integral, 1, None, closed="left")],
         "n_levels": [Interval(Integral, 1, 16, closed="both")],
@@ -352,7 +354,7 @@ default="saliency"
     # ----------------------------------------------------------- internals
 
     def _part_sizes(self):
-        fh, fw = _shape_pair(self.fovea_shape)
+        fh, fw = (0, 0) if self.fovea_shape is None else _shape_pair(self.fovea_shape)
         n_periphery = 0
         if self.periphery_shape is not None:
             ph, pw = _shape_pair(self.periphery_shape)
@@ -375,8 +377,11 @@ default="saliency"
     def _check_shape_params(self, shape):
         """Errors for parameters that do not fit the images' shape."""
         n_frames, h, w = shape
+        if self.fovea_shape is None and self.periphery_shape is None and self.location is None:
+            self._fail("fovea_shape, periphery_shape and location are all None: a glimpse "
+                       "would have no bits.")
         try:
-            fovea = _shape_pair(self.fovea_shape)
+            fovea = (1, 1) if self.fovea_shape is None else _shape_pair(self.fovea_shape)
             periphery = (None if self.periphery_shape is None
                          else _shape_pair(self.periphery_shape))
         except (TypeError, ValueError):
@@ -515,7 +520,8 @@ default="saliency"
         elif isinstance(gaze, str):
             radius = self.inhibition_radius
             if radius is None:
-                radius = min(_shape_pair(self.fovea_shape)) / 2
+                radius = (0.5 if self.fovea_shape is None
+                          else min(_shape_pair(self.fovea_shape)) / 2)
             saliency = K.saliency_map(flat, self.saliency_sigma, self.saliency_filter)
             points = K.saliency_fixations(saliency, g, radius, self.allow_revisits)
         elif callable(gaze):
@@ -536,16 +542,21 @@ default="saliency"
         g = self.n_glimpses
         flat = frames.reshape(n * n_frames, h, w)
         per_frame = fixations.reshape(n * n_frames, g, 2)
-        fovea = _shape_pair(self.fovea_shape)
-        reach = max(fovea)
+        reach = 1
+        if self.fovea_shape is not None:
+            fovea = _shape_pair(self.fovea_shape)
+            reach = max(fovea)
         if self.periphery_shape is not None:
             periphery = _shape_pair(self.periphery_shape)
             reach = max(reach, max(periphery) * self.periphery_scale)
         pad = reach // 2 + 1
-        padded = K.pad_frames(flat, pad)
-        patches = K.fovea_patches(padded, pad, per_frame, fovea)
-        parts = [K.grey_bits(patches.reshape(n, n_frames * g, -1), self.n_levels,
-                             self.grey_encoding)]
+        parts = []
+        if self.fovea_shape is not None or self.periphery_shape is not None:
+            padded = K.pad_frames(flat, pad)
+        if self.fovea_shape is not None:
+            patches = K.fovea_patches(padded, pad, per_frame, fovea)
+            parts.append(K.grey_bits(patches.reshape(n, n_frames * g, -1), self.n_levels,
+                                     self.grey_encoding))
         if self.periphery_shape is not None:
             table = K.summed_area_table(padded)
             coarse = K.periphery_patches(table, pad, per_frame, periphery, self.periphery_scale)

@@ -254,6 +254,29 @@ def test_video_gives_glimpses_per_frame(digit_images):
     np.testing.assert_array_equal(flat.fit_transform(videos.reshape(5, -1)), G)
 
 
+def test_no_fovea_keeps_only_the_other_parts(digit_images):
+    # fovea_shape=None drops the fovea: the glimpses are the periphery and location
+    # parts of the full encoder's glimpses, bit for bit, at the same fixations.
+    full = SaccadeEncoder(n_glimpses=3, fovea_shape=3, periphery_shape=2, periphery_scale=2,
+                          n_levels=2, gaze="object_scan", scan_shape=4, location_frame="image",
+                          location_bits=64)
+    G = full.fit_transform(digit_images[:6])
+    layout = full.glimpse_layout()
+    for params, parts in (({}, ("periphery", "location")),
+                          ({"periphery_shape": None}, ("location",))):
+        part = clone(full).set_params(fovea_shape=None, **params)
+        Gp = part.fit_transform(digit_images[:6])
+        expected = np.concatenate([G[..., layout[name]] for name in parts], axis=2)
+        np.testing.assert_array_equal(Gp, expected)
+        assert part.glimpse_layout()["fovea"] == slice(0, 0)
+        assert part.n_bits_ == Gp.shape[2] == expected.shape[2]
+        np.testing.assert_array_equal(part.fixations(digit_images[:6]),
+                                      full.fixations(digit_images[:6]))
+    # Saliency gaze needs no fovea either.
+    assert SaccadeEncoder(n_glimpses=2, fovea_shape=None, location_bits=64).fit_transform(
+        digit_images[:2]).shape == (2, 2, 64)
+
+
 # -------------------------------------------------------------- locations
 
 def _mean_overlap(code, a, b):
@@ -327,6 +350,7 @@ def test_unfitted_transform_and_persistence(digit_images, tmp_path):
     ({"gaze": "scan", "scan_shape": 2, "n_glimpses": 5}, np.ones((2, 8, 8)),
      "more than the 4 distinct"),
     ({"location": "grid", "location_bits": 20}, np.ones((2, 8, 8)), "location_bits >= 36"),
+    ({"fovea_shape": None, "location": None}, np.ones((2, 8, 8)), "would have no bits"),
     ({}, np.ones((2, 1, 1, 8, 8)), "dimension"),
     ({}, np.ones(64), "Reshape your data"),
     ({}, np.ones((0, 8, 8)), "0 sample"),
