@@ -1,13 +1,13 @@
 """skhtm: Hierarchical Temporal Memory as scikit-learn estimators for vision and video."""
 
+from ._base import skops_trusted_types
+from ._version import __version__
 from .encoders import ThermometerEncoder
 from .patch_pooler import PatchSpatialPooler
 from .pooling import SequencePooler
 from .saccades import SaccadeEncoder
 from .spatial_pooler import SpatialPoolerTransformer
 from .temporal_memory import TemporalMemoryTransformer
-
-__version__ = "0.1.0.dev0"
 
 __all__ = [
     "PatchSpatialPooler",
@@ -17,4 +17,5 @@ __all__ = [
     "TemporalMemoryTransformer",
     "ThermometerEncoder",
     "__version__",
+    "skops_trusted_types",
 ]

@@ -12,10 +12,12 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._base import VersionedStateMixin
 from ._validation import validate_last_axis
 
 
-class ThermometerEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class ThermometerEncoder(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                         BaseEstimator):
     """Encode each value as ``n_thresholds`` bits: bit ``j`` is on when the value
     exceeds threshold ``j`` (a thermometer code).
 
@@ -40,7 +42,7 @@ class ThermometerEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Base
 
     Attributes
     ----------
-    thresholds_ : ndarray of shape (n_thresholds,) or (n_features_in_, n_thresholds)
+    thresholds_ : ndarray of shape (n_thresholds,) or (`n_features_in_`, n_thresholds)
     n_features_in_ : int
     feature_names_in_ : ndarray of str
 

@@ -15,6 +15,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from . import _patches as K
+from ._base import VersionedStateMixin
 from ._saccades import grey_bits
 from ._validation import validate_image_batch
 from .spatial_pooler import SpatialPoolerTransformer
@@ -36,7 +37,8 @@ def _square_shape(n_features):
     return (side, side) if side * side == n_features else None
 
 
-class PatchSpatialPooler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                         BaseEstimator):
     """A Spatial Pooler with a local receptive field, applied to every patch of an
     image like a convolution, its column activity pooled over neighbourhoods.
 

@@ -11,10 +11,12 @@ from sklearn.base import (
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import validate_data
 
+from ._base import VersionedStateMixin
 from ._validation import _named
 
 
-class SequencePooler(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class SequencePooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                     BaseEstimator):
     """Pool a batch of sequences (n_samples, n_steps, n_features) into
     (n_samples, n_pooled_features).
 

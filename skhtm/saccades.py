@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
 
 from . import _saccades as K
+from ._base import VersionedStateMixin
 from ._validation import validate_image_batch
 
 # Samples per transform chunk; fixed, so results never depend on n_jobs.
@@ -33,7 +34,8 @@ def _square_shape(n_features):
     return (1, side, side) if side * side == n_features else None
 
 
-class SaccadeEncoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class SaccadeEncoder(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                     BaseEstimator):
     """Turn images (or videos) into sequences of glimpses: a fovea patch, an
     optional coarse periphery, and where the eye pointed.
 

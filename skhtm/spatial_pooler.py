@@ -1,6 +1,5 @@
 """SpatialPoolerTransformer: the HTM Spatial Pooler as a scikit-learn transformer."""
 
-import time
 from numbers import Integral, Real
 
 import numpy as np
@@ -18,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _spatial_pooling as K
 from . import _topology as T
+from ._base import EpochProgress, VersionedStateMixin
 from ._utils import restore_on_error
 from ._validation import check_binary, validate_last_axis
 
@@ -31,7 +31,8 @@ _TRANSFORM_CHUNK = 256
 _COMPACT_BATCH = 32
 
 
-class SpatialPoolerTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin,
+                               TransformerMixin, BaseEstimator):
     """HTM Spatial Pooler: binary input to a sparse distributed representation.
 
     Each column has a potential pool of inputs and a permanence per potential
@@ -104,11 +105,13 @@ class SpatialPoolerTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         Seeds the potential pools, initial permanences, tie-breaking and
         shuffling.
     verbose : int, default=0
-        Print progress of ``fit`` per epoch.
+        Print progress of learning: one line per epoch with samples per
+        second and the time left (``1``), and every tenth of an epoch too
+        (``2``).
 
     Attributes
     ----------
-    permanences_ : scipy.sparse.csr_matrix of shape (n_columns, n_features_in_)
+    permanences_ : scipy.sparse.csr_matrix of shape (n_columns, `n_features_in_`)
         Permanence of each potential synapse; the sparsity structure is the
         potential pool (a stored 0 is a potential synapse with zero permanence).
     boost_factors_ : ndarray of shape (n_columns,)
@@ -479,7 +482,7 @@ class SpatialPoolerTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin
         below_stimulus_inc = self.syn_perm_connected / 10.0
         trim = self.syn_perm_active_inc / 2.0
         min_overlap = max(int(self.stimulus_threshold), 1)
-        start_time = time.perf_counter()
+        progress = EpochProgress(self, n_epochs, n_rows)
         for epoch in range(n_epochs):
             order = rng.permutation(n_rows) if shuffle else np.arange(n_rows)
             for batch in gen_batches(n_rows, self.batch_size):
@@ -512,12 +515,8 @@ class SpatialPoolerTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin
                     radius = self._compute_inhibition_radius(indptr, indices, perms)
                     min_overlap_duty = self._min_duty_cycles(overlap, radius)
                 iteration += n
-            if self.verbose:
-                elapsed = time.perf_counter() - start_time
-                left = elapsed / (epoch + 1) * (n_epochs - epoch - 1)
-                print(f"[{type(self).__name__}] epoch {epoch + 1}/{n_epochs}: "
-                      f"{(epoch + 1) * n_rows / max(elapsed, 1e-9):.0f} samples/s, "
-                      f"{elapsed:.1f}s elapsed, ~{left:.1f}s left")
+                progress.update(n)
+            progress.end_epoch()
         # Commit.
         self.permanences_ = sp.csr_matrix((perms, indices, indptr), shape=pm.shape)
         self.active_duty_cycles_ = active

@@ -1,7 +1,6 @@
 """TemporalMemoryTransformer: HTM sequence memory as a scikit-learn transformer."""
 
 import copy
-import time
 from numbers import Integral, Real
 from types import SimpleNamespace
 
@@ -19,6 +18,7 @@ from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
 from . import _temporal_memory as K
+from ._base import EpochProgress, VersionedStateMixin
 from ._utils import restore_on_error
 from ._validation import check_binary, validate_last_axis
 
@@ -31,7 +31,8 @@ _PARAMS = ("activation_threshold", "min_threshold", "initial_permanence",
            "max_synapses_per_segment")
 
 
-class TemporalMemoryTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class TemporalMemoryTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin,
+                                TransformerMixin, BaseEstimator):
     """HTM Temporal Memory: learns sequences of SDRs, predicts and scores anomalies.
 
     Each input column (an active bit of the SDR, e.g. an active column of a
@@ -101,6 +102,9 @@ default="active_cells"
         Seeds the choice of winner cells among equals, the sampling of new
         synapses and the shuffling.
     verbose : int, default=0
+        Print progress of learning: one line per epoch with sequences (or,
+        for a stream, steps) per second, the time left and the model size
+        (``1``), and every tenth of an epoch too (``2``).
 
     Attributes
     ----------
@@ -411,8 +415,10 @@ n_columns) for one stream
             conn, rng, state = self.connections_, self.random_state_, self._stream_state
         iteration = self.n_iterations_
         params = self._params()
+        # A stream reports steps, a batch of sequences reports sequences.
+        progress = EpochProgress(self, n_epochs, X.shape[1] if stream else X.shape[0],
+                                 unit="steps" if stream else "sequences")
         for epoch in range(n_epochs):
-            tic = time.perf_counter()
             order = rng.permutation(X.shape[0]) if shuffle and not stream else range(X.shape[0])
             for i in order:
                 if not (stream and continue_stream and epoch == 0):
@@ -420,10 +426,12 @@ n_columns) for one stream
                 for step in X[i]:
                     iteration += 1
                     K.learn_step(conn, state, np.flatnonzero(step), params, rng, iteration)
-            if self.verbose:
-                print(f"[{type(self).__name__}] epoch {epoch + 1}/{n_epochs}: "
-                      f"{conn.n_segments} segments, {conn.n_synapses} synapses, "
-                      f"{time.perf_counter() - tic:.2f} s")
+                    if stream and progress.verbose:
+                        progress.update()
+                if not stream:
+                    progress.update()
+            if progress.verbose:
+                progress.end_epoch(f"{conn.n_segments} segments, {conn.n_synapses} synapses")
         if not stream:
             state.reset()
         # Commit.
