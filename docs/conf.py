@@ -81,7 +81,6 @@ sphinx_gallery_conf = {
     "within_subsection_order": "FileNameSortKey",
     "abort_on_example_error": FAST,
     "only_warn_on_example_error": False,
-    "reference_url": {"skhtm": None},
     "doc_module": ("skhtm",),
     "backreferences_dir": "generated/backreferences",
     "download_all_examples": False,
