@@ -69,12 +69,6 @@ def scaled_to_unit(X):
     return np.asarray(X, dtype=np.float64) / 255.0
 
 
-def binary_frames(X):
-    """Videos (n, n_frames, h, w) 0-255 -> binary frame sequences (n, n_frames, h*w)."""
-    X = np.asarray(X)
-    return (X > 127).astype(np.uint8).reshape(X.shape[0], X.shape[1], -1)
-
-
 def flat_frames(X):
     X = np.asarray(X, dtype=np.float64) / 255.0
     return X.reshape(len(X), -1)
@@ -112,8 +106,16 @@ def data_translated(quick):
 def data_moving(quick):
     n_train, n_test = (1000, 400) if quick else (6000, 2000)
     kw = dict(n_frames=8, canvas_shape=24, n_directions=4, speed=2.0, target="both")
-    X_train, y_train = make_moving_digits(n_train, random_state=0, **kw)
-    X_test, y_test = make_moving_digits(n_test, random_state=1, **kw)
+    # Train and test videos move disjoint digit images (the split of data_digits), so the
+    # test measures unseen digits, not memorised images at new positions.
+    digits = load_digits()
+    images = (digits.images * (255.0 / 16.0)).round().astype(np.uint8)
+    train, test = train_test_split(np.arange(len(images)), test_size=0.3, random_state=0,
+                                   stratify=digits.target)
+    X_train, y_train = make_moving_digits(n_train, images=images[train],
+                                          image_labels=digits.target[train], random_state=0, **kw)
+    X_test, y_test = make_moving_digits(n_test, images=images[test],
+                                        image_labels=digits.target[test], random_state=1, **kw)
     return X_train, y_train, X_test, y_test, dict(kind="video", side=24, n_directions=4)
 
 
@@ -197,17 +199,61 @@ def image_pipelines(meta, quick):
     return P
 
 
+def moving_eye(**kw):
+    """One glimpse per frame, the fovea on the object's centre of mass (it follows the
+    digit), the location signal in image coordinates (where the eye points)."""
+    return SaccadeEncoder(n_glimpses=1, gaze="object_scan", scan_shape=1,
+                          location_frame="image", **kw)
+
+
 def video_pipelines(meta, quick):
+    """name -> (family, estimator, param grid), for videos labelled digit x direction.
+
+    Sensorimotor: the fovea sees the digit wherever it is; the sequence of
+    locations is the movement. Two branches side by side (FeatureUnion): a
+    Spatial Pooler on the fovea, pooled over the frames (the digit), and the
+    location SDR (the eye's position) learned by a Temporal Memory (the movement),
+    or pooled without order (the baseline: the set of positions shows the axis of
+    motion, not its sense). One SP over fovea + location bits mixes both into one
+    SDR, whose fovea-driven columns dilute the transitions the TM must learn: it
+    needs far more videos (validation below) and stays behind on the full set.
+
+    Chosen on a validation split of the *training* digit images (880 / 377 images,
+    1500 / 400 videos): fovea 10x10 with 4 grey levels (digit 91.5%; 12x12 or a
+    periphery: within 0.5%; LR on the fovea bits alone: 91.7%); SP 8192 columns at 5%
+    (94.3%; 4096 at 2% / 5% / 10%: 91.5 / 92.8 / 91.8%, 8192 at 2% / 10%: 91.8 / 93.3%,
+    16384 at 5%: 94.8% but twice the memory and time, 2 or 4 concatenated SPs: 93%,
+    local receptive fields: 88-91.5%); coordinate location at 1 px resolution
+    (0.5, 2 px and grid cells: same direction accuracy); TM 8 cells per column,
+    thresholds 6 / 4 and 12 new synapses for the 16-bit location SDR: held-out
+    anomaly 1.0 -> 0.03 after 1500 videos, direction 100% against 47.5% for union
+    pooling of the same SDRs. One SP (1024 columns) over fovea (12x12, 2 levels) +
+    location (2 px) + TM, 600 / 300 videos: 36% (direction 53%), union pooling 23%
+    (on the full 6000 / 2000: 84%, direction 97%, digit 87%).
+    """
+    digit = make_pipeline(moving_eye(fovea_shape=10, n_levels=4, location=None),
+                          sp(8192, 0.05, **NO_LEARNING), SequencePooler("union"))
+
+    def where(last):
+        return make_pipeline(moving_eye(fovea_shape=None, location="coordinate",
+                                        location_resolution=1.0), last)
+
+    tm = TemporalMemoryTransformer(cells_per_column=8, activation_threshold=6, min_threshold=4,
+                                   max_new_synapse_count=12, random_state=0)
+    grid = {"logisticregression__C": [0.1, 1.0]}
     return {
-        "SP + TM + LR": ("skhtm", make_pipeline(
-            FunctionTransformer(binary_frames), sp(1024, 0.04, **NO_LEARNING),
+        "saccades: SP (fovea) + TM (location) + LR": ("skhtm", make_pipeline(
+            make_union(digit, where(tm)), lr(1.0)), grid),
+        "saccades: SP (fovea) + union pooling (location) + LR": ("skhtm", make_pipeline(
+            make_union(digit, where(SequencePooler("union"))), lr(1.0)), grid),
+        "saccades: one SP (fovea + location) + TM + LR": ("skhtm", make_pipeline(
+            moving_eye(fovea_shape=12, n_levels=2, location="coordinate",
+                       location_resolution=2.0),
+            sp(1024, 0.04, **NO_LEARNING),
             TemporalMemoryTransformer(cells_per_column=8, activation_threshold=8,
                                       min_threshold=6, max_new_synapse_count=20,
                                       random_state=0), lr(1.0)),
             {"logisticregression__C": [1.0]}),
-        "SP + union pooling + LR": ("skhtm", make_pipeline(
-            FunctionTransformer(binary_frames), sp(1024, 0.04, **NO_LEARNING),
-            SequencePooler("union"), lr(1.0)), {"logisticregression__C": [0.1, 1.0]}),
         "LR on all frames": ("baseline", make_pipeline(FunctionTransformer(flat_frames), lr()),
                              {"logisticregression__C": [0.1, 1.0]}),
         "RandomForest on all frames": ("baseline", make_pipeline(
@@ -278,6 +324,12 @@ def main():
                 k = meta["n_directions"]
                 r["digit_accuracy"] = float(np.mean(pred // k == y_test // k))
                 r["direction_accuracy"] = float(np.mean(pred % k == y_test % k))
+                # With 4 directions, the axis (horizontal / vertical) and, where the axis is
+                # right, the sense along it: order-free features can only guess the sense.
+                axis_ok = (pred % k) % (k // 2) == (y_test % k) % (k // 2)
+                r["axis_accuracy"] = float(np.mean(axis_ok))
+                r["sense_given_axis_accuracy"] = float(np.mean(pred[axis_ok] % k
+                                                               == y_test[axis_ok] % k))
             r["family"] = family
             rows[pname] = r
             print(f"{name:10s} {pname:28s} {r['accuracy']:.4f}  (search {r['search_s']:.0f} s, "
@@ -291,7 +343,8 @@ def save(res, args, suffix):
     with open(os.path.join(RESULTS, f"vision{suffix}.json"), "w") as f:
         json.dump(res, f, indent=1)
     fields = ["dataset", "pipeline", "family", "accuracy", "digit_accuracy",
-              "direction_accuracy", "cv_score", "search_s", "fit_s", "predict_us", "best_params"]
+              "direction_accuracy", "axis_accuracy", "sense_given_axis_accuracy", "cv_score",
+              "search_s", "fit_s", "predict_us", "best_params"]
     with open(os.path.join(RESULTS, f"vision{suffix}.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
@@ -314,17 +367,28 @@ def markdown(res, args):
         video = any("direction_accuracy" in r for r in entry["rows"].values())
         L += [f"## {d} (train {entry['n_train']}, test {entry['n_test']}, search on "
               f"{min(entry['search_n'], entry['n_train'])})", ""]
-        head = "| pipeline | | test accuracy |" + (" digit | direction |" if video else "")
+        head = "| pipeline | | test accuracy |" + (
+            " digit | direction | axis | sense given axis |" if video else "")
         L += [head + " search (s) | fit (s) | predict (us/sample) | best parameters |",
-              "|---|---|---|" + ("---|---|" if video else "") + "---|---|---|---|"]
+              "|---|---|---|" + ("---|---|---|---|" if video else "") + "---|---|---|---|"]
         for p, r in sorted(entry["rows"].items(), key=lambda kv: -kv[1]["accuracy"]):
             extra = (f" {r['digit_accuracy']:.2%} | {r['direction_accuracy']:.2%} |"
+                     f" {r.get('axis_accuracy', float('nan')):.2%} |"
+                     f" {r.get('sense_given_axis_accuracy', float('nan')):.2%} |"
                      if video else "")
             params = ", ".join(f"{k.split('__')[-1]}={v}" for k, v in r["best_params"].items())
             L.append(f"| {p} | {r['family']} | {r['accuracy']:.2%} |{extra} "
                      f"{r['search_s']:.0f} | {r['fit_s']:.0f} | {r['predict_us']:.0f} | "
                      f"{params} |")
         L.append("")
+        if video:
+            L += ["Labels are digit x direction (40 classes; chance 2.5%). Train and test videos "
+                  "move disjoint digit images. Direction has 4 values (right, up, left, down): "
+                  "the set of positions a digit passes through shows the axis of motion "
+                  "(horizontal or vertical) but not its sense, so order-free features reach "
+                  "the axis and then guess the sense: chance on direction is 50% for them, "
+                  "and \"sense given axis\" (direction accuracy among videos whose axis is "
+                  "right) is the part only order can tell, chance 50%.", ""]
     L += ["## Published anchors", "", "| | dataset | accuracy | source |", "|---|---|---|---|"]
     L += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in ANCHORS]
     suffix = "_quick" if args.quick else ""
