@@ -8,16 +8,24 @@ def patch_grid(image_shape, patch_shape, stride):
     return tuple((size - p) // s + 1 for size, p, s in zip(image_shape, patch_shape, stride))
 
 
-def image_patches(images, patch_shape, stride):
+def image_patches(images, patch_shape, stride, which=None):
     """Every ``patch_shape`` patch of each image, ``stride`` apart.
 
     images (n, h, w) -> (n, grid_rows, grid_cols, ph * pw), row-major inside a
     patch. A strided view, copied once by the reshape.
+
+    ``which``: flat indices into ``(n, grid_rows, grid_cols)``; only those
+    patches are copied, as an array (len(which), ph * pw). Sampling training
+    patches this way keeps memory proportional to the sample, not to the
+    n x grid_rows x grid_cols patches of the batch.
     """
     windows = np.lib.stride_tricks.sliding_window_view(images, patch_shape, axis=(1, 2))
     windows = windows[:, ::stride[0], ::stride[1]]
     n, gr, gc = windows.shape[:3]
-    return windows.reshape(n, gr, gc, -1)
+    if which is None:
+        return windows.reshape(n, gr, gc, -1)
+    image, row, col = np.unravel_index(which, (n, gr, gc))
+    return windows[image, row, col].reshape(len(which), -1)
 
 
 def region_edges(n_positions, n_regions):

@@ -184,10 +184,13 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
     def _fit(self, X, reset):
         images = self._validate_images(X, reset=reset)
         rng = check_random_state(self.random_state)
-        patches = self._encoded_patches(images).reshape(-1, self._n_patch_bits())
-        if len(patches) > self.max_fit_patches:
-            patches = patches[np.sort(rng.choice(len(patches), self.max_fit_patches,
-                                                 replace=False))]
+        n_patches = len(images) * int(np.prod(self._grid(images.shape[1:])))
+        which = None
+        if n_patches > self.max_fit_patches:
+            # Draw the training patches before encoding any: 60,000 images hold
+            # 40 million patches, and only the sample is ever needed.
+            which = np.sort(rng.choice(n_patches, self.max_fit_patches, replace=False))
+        patches = self._encoded_patches(images, which).reshape(-1, self._n_patch_bits())
         if reset:
             sp = clone(self.spatial_pooler if self.spatial_pooler is not None else
                        SpatialPoolerTransformer(column_shape=256, local_area_density=0.05))
@@ -255,15 +258,16 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
     def _grid(self, image_shape):
         return K.patch_grid(image_shape, _pair(self.patch_shape), _pair(self.stride))
 
-    def _encoded_patches(self, images):
-        """Binary patches (n, grid_rows, grid_cols, ph * pw * n_levels)."""
+    def _encoded_patches(self, images, which=None):
+        """Binary patches (n, grid_rows, grid_cols, ph * pw * n_levels); only the
+        patches at flat indices ``which`` (len(which), ph * pw * n_levels) if given."""
         if self.value_range is None:
             peak = images.max(axis=(1, 2), keepdims=True)
             scaled = np.divide(images, peak, out=np.zeros_like(images), where=peak > 0)
         else:
             low, high = (float(v) for v in self.value_range)
             scaled = np.clip((images - low) / (high - low), 0.0, 1.0)
-        patches = K.image_patches(scaled, _pair(self.patch_shape), _pair(self.stride))
+        patches = K.image_patches(scaled, _pair(self.patch_shape), _pair(self.stride), which)
         return grey_bits(patches, self.n_levels, "thermometer")
 
     def _validate_images(self, X, *, reset):
