@@ -166,3 +166,11 @@ def test_bad_input(digits):
     with pytest.raises(ValueError, match=r"PatchSpatialPooler: X has images of shape \(4, 16\), "
                                          r"but the pooler was fit on \(8, 8\)"):
         fitted.transform(np.zeros((2, 4, 16)))
+
+
+def test_image_patches_which_selects_the_same_patches():
+    images = np.random.RandomState(0).rand(3, 9, 7)
+    every = K.image_patches(images, (3, 2), (2, 1))
+    which = np.array([0, 5, 17, every[..., 0].size - 1])
+    chosen = K.image_patches(images, (3, 2), (2, 1), which)
+    np.testing.assert_array_equal(chosen, every.reshape(-1, every.shape[-1])[which])
