@@ -3,9 +3,13 @@
 One command runs the suite and writes benchmarks/results/vision[_quick].{md,csv,json}
 and vision[_quick].png:
 
-    python benchmarks/bench_vision.py            # full mode (hours; see the results page)
-    python benchmarks/bench_vision.py --quick    # small subsets, a few minutes
+    python benchmarks/bench_vision.py            # full mode, several hours on 2 cores
+    python benchmarks/bench_vision.py --quick    # small subsets, ~30 min on 2 loaded cores
     python benchmarks/bench_vision.py --datasets digits,moving
+
+Measured parts of the full mode (2 shared cores): Fashion-MNIST's four patch SPs 30 min and
+17.5 GB peak (60,000 images); moving digits, every pipeline, ~50 min. Quick mode: digits 3 min,
+Fashion-MNIST 25 min (the saccade + TM pipeline 14 of them), moving 3.5 min.
 
 Datasets: scikit-learn's bundled ``digits``; ``fashion`` (Fashion-MNIST, 60k/10k,
 from skhtm.datasets); ``translated`` (Fashion-MNIST images at random positions
