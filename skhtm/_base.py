@@ -21,21 +21,26 @@ _OBJECT_TYPES = {"Connections": _temporal_memory.Connections,
                  "StreamState": _temporal_memory.StreamState}
 
 
+def _map_items(value, func):
+    """``func`` applied to the items of a tuple, list or dict (a new container of the
+    same type); any other value unchanged. The recursion shared by _encode and _decode."""
+    if type(value) is tuple:
+        return tuple(func(v) for v in value)
+    if type(value) is list:
+        return [func(v) for v in value]
+    if type(value) is dict:
+        return {k: func(v) for k, v in value.items()}
+    return value
+
+
 def _encode(value):
     if sp.issparse(value) and value.format == "csr" and type(value).__name__ in _SPARSE_TYPES:
         return {_SPARSE_TAG: type(value).__name__, "data": value.data,
                 "indices": value.indices, "indptr": value.indptr,
                 "shape": tuple(int(n) for n in value.shape)}
     if type(value) in _OBJECT_TYPES.values():
-        return {_OBJECT_TAG: type(value).__name__,
-                "state": {k: _encode(v) for k, v in vars(value).items()}}
-    if type(value) is tuple:
-        return tuple(_encode(v) for v in value)
-    if type(value) is list:
-        return [_encode(v) for v in value]
-    if type(value) is dict:
-        return {k: _encode(v) for k, v in value.items()}
-    return value
+        return {_OBJECT_TAG: type(value).__name__, "state": _map_items(vars(value), _encode)}
+    return _map_items(value, _encode)
 
 
 def _decode(value):
@@ -48,15 +53,9 @@ def _decode(value):
     if type(value) is dict and _OBJECT_TAG in value:
         cls = _OBJECT_TYPES[value[_OBJECT_TAG]]
         obj = cls.__new__(cls)
-        obj.__dict__.update({k: _decode(v) for k, v in value["state"].items()})
+        obj.__dict__.update(_map_items(value["state"], _decode))
         return obj
-    if type(value) is tuple:
-        return tuple(_decode(v) for v in value)
-    if type(value) is list:
-        return [_decode(v) for v in value]
-    if type(value) is dict:
-        return {k: _decode(v) for k, v in value.items()}
-    return value
+    return _map_items(value, _decode)
 
 
 class VersionedStateMixin:
