@@ -1,6 +1,6 @@
 """Warnings and errors specific to skhtm."""
 
-__all__ = ["InconsistentVersionWarning"]
+__all__ = ["InconsistentVersionWarning", "NumbaCacheWarning"]
 
 
 class InconsistentVersionWarning(UserWarning):
@@ -32,3 +32,13 @@ class InconsistentVersionWarning(UserWarning):
                 f"{self.original_version} when using version {self.current_version}. This "
                 "might lead to breaking code or invalid results. Use at your own risk; refit "
                 "the model with this version to be safe.")
+
+
+class NumbaCacheWarning(UserWarning):
+    """numba cannot write a cache for skhtm's compiled kernels.
+
+    skhtm still imports and runs; its kernels are compiled again in every
+    process (a few seconds each time). Point ``NUMBA_CACHE_DIR`` to a writable
+    folder to cache them, or set ``SKHTM_NUMBA_CACHE=0`` to turn caching off
+    without this warning.
+    """
