@@ -237,25 +237,6 @@ def summed_area_table(padded):
     return table
 
 
-def grey_bits(values, n_levels, encoding):
-    """Encode values in [0, 1] as ``n_levels`` bits each, value-major.
-
-    ``"thermometer"``: bit j is on above ``(j + 1) / (n_levels + 1)``, so
-    similar grey levels share bits. ``"bitplanes"``: the binary digits (most
-    significant first) of the value quantised to ``2 ** n_levels`` levels:
-    compact, but not similarity preserving.
-    """
-    if encoding == "thermometer":
-        thresholds = np.arange(1, n_levels + 1) / (n_levels + 1)
-        bits = values[..., None] > thresholds
-    else:
-        top = (1 << n_levels) - 1
-        level = np.minimum((values * (top + 1)).astype(np.int64), top)
-        shifts = np.arange(n_levels - 1, -1, -1)
-        bits = (level[..., None] >> shifts) & 1
-    return bits.reshape(values.shape[:-1] + (-1,)).astype(np.uint8)
-
-
 # ----------------------------------------------------------- locations
 
 def coordinate_sdr(positions, n_bits, n_active, resolution):

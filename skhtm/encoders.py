@@ -13,6 +13,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import VersionedStateMixin
+from ._grey_levels import thermometer_bits, uniform_thresholds
 from ._validation import validate_last_axis
 
 
@@ -95,7 +96,7 @@ class ThermometerEncoder(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         k = self.n_thresholds
         if self.strategy == "uniform":
             low, high = values.min(axis=0), values.max(axis=0)
-            steps = np.arange(1, k + 1) / (k + 1)
+            steps = uniform_thresholds(k)
             thresholds = low[:, None] + (high - low)[:, None] * steps
         else:
             thresholds = np.empty((values.shape[1], k))
@@ -123,8 +124,7 @@ class ThermometerEncoder(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         check_is_fitted(self)
         X, lead_shape = validate_last_axis(self, X, reset=False)
         X = _dense(X)
-        bits = X[:, :, None] > self.thresholds_
-        return bits.view(np.uint8).reshape(lead_shape + (-1,))
+        return thermometer_bits(X, self.thresholds_).reshape(lead_shape + (-1,))
 
     @property
     def _n_features_out(self):

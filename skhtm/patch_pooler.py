@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import _patches as K
 from ._base import VersionedStateMixin
-from ._saccades import grey_bits
+from ._grey_levels import grey_bits
 from ._validation import validate_image_batch
 from .spatial_pooler import SpatialPoolerTransformer
 

@@ -15,6 +15,7 @@ from sklearn.utils.parallel import Parallel, delayed
 
 from . import _saccades as K
 from ._base import VersionedStateMixin
+from ._grey_levels import grey_bits
 from ._validation import validate_image_batch
 
 # Samples per transform chunk; fixed, so results never depend on n_jobs.
@@ -557,12 +558,12 @@ default="saliency"
             padded = K.pad_frames(flat, pad)
         if self.fovea_shape is not None:
             patches = K.fovea_patches(padded, pad, per_frame, fovea)
-            parts.append(K.grey_bits(patches.reshape(n, n_frames * g, -1), self.n_levels,
+            parts.append(grey_bits(patches.reshape(n, n_frames * g, -1), self.n_levels,
                                      self.grey_encoding))
         if self.periphery_shape is not None:
             table = K.summed_area_table(padded)
             coarse = K.periphery_patches(table, pad, per_frame, periphery, self.periphery_scale)
-            parts.append(K.grey_bits(coarse.reshape(n, n_frames * g, -1), self.n_levels,
+            parts.append(grey_bits(coarse.reshape(n, n_frames * g, -1), self.n_levels,
                                      self.grey_encoding))
         if self.location is not None:
             positions = K.relative_positions(fixations, self.location_frame).reshape(-1, 2)

@@ -9,6 +9,7 @@ from sklearn.datasets import load_digits
 
 from skhtm import SaccadeEncoder
 from skhtm import _saccades as K
+from skhtm._grey_levels import grey_bits
 
 
 def _blobs(shape, centres, contrasts, size=3):
@@ -83,12 +84,12 @@ def test_periphery_is_block_means_around_the_fixation():
 @pytest.mark.parametrize("n_levels", [1, 3, 5])
 def test_grey_encodings(n_levels):
     values = np.linspace(0, 1, 101)[None, :]
-    thermo = K.grey_bits(values, n_levels, "thermometer").reshape(101, n_levels)
+    thermo = grey_bits(values, n_levels, "thermometer").reshape(101, n_levels)
     # A thermometer: bits fill from the left, and the count grows with the value.
     counts = thermo.sum(axis=1)
     assert np.all(np.diff(counts) >= 0) and counts[0] == 0 and counts[-1] == n_levels
     np.testing.assert_array_equal(thermo, np.arange(n_levels) < counts[:, None])
-    planes = K.grey_bits(values, n_levels, "bitplanes").reshape(101, n_levels)
+    planes = grey_bits(values, n_levels, "bitplanes").reshape(101, n_levels)
     level = planes @ (1 << np.arange(n_levels - 1, -1, -1))
     expected = np.minimum((values[0] * 2 ** n_levels).astype(int), 2 ** n_levels - 1)
     np.testing.assert_array_equal(level, expected)
