@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ._jit import jit
+
 
 def patch_grid(image_shape, patch_shape, stride):
     """Number of patch positions along each axis: ``(rows, cols)``."""
@@ -55,3 +57,184 @@ def pool_regions(activity, pool_grid, pooling):
     if pooling == "max":
         return (sums > 0).astype(np.float32)
     return sums.astype(np.float32)
+
+
+# ---------------------------------------------------------------- fused transform
+#
+# The transform of a fitted PatchSpatialPooler in one compiled pass per image,
+# without ever building a patch: grey levels of the pixels, each patch
+# position's overlaps, k-winners, pooling straight into the output row.
+
+
+def column_tables(connected, rank, n_pixels, n_levels, dtype):
+    """Per patch pixel and grey level, how many connected synapses each column has there.
+
+    Parameters
+    ----------
+    connected : ndarray of bool (n_columns, n_pixels * n_levels)
+        Connected synapses over the patch's thermometer bits (pixel major).
+    rank : ndarray of int (n_columns,)
+        The Spatial Pooler's tie-break priority (``column_rank_``).
+    n_pixels, n_levels : int
+    dtype : numpy integer dtype of the overlaps
+
+    Returns
+    -------
+    tables : ndarray (n_pixels, n_levels + 1, n_columns)
+        ``tables[p, l, s]``: connected synapses of the column in slot ``s`` to
+        the first ``l`` bits of pixel ``p``. A pixel at grey level ``l`` has
+        exactly those bits on (thermometer), so a patch's overlap with a column
+        is the sum of one table entry per pixel.
+    slot_column : ndarray of int64 (n_columns,)
+        The column in each slot: columns sorted by decreasing rank, so that the
+        lower slot wins a tie, as the higher rank does in the Spatial Pooler.
+    """
+    n_columns = connected.shape[0]
+    slot_column = np.argsort(-np.asarray(rank, dtype=np.int64), kind="stable")
+    per_bit = connected[slot_column].reshape(n_columns, n_pixels, n_levels)
+    tables = np.zeros((n_pixels, n_levels + 1, n_columns), dtype=dtype)
+    tables[:, 1:, :] = np.cumsum(per_bit, axis=2, dtype=np.int64).transpose(1, 2, 0)
+    return tables, slot_column.astype(np.int64)
+
+
+def band_of_positions(n_positions, n_regions):
+    """The pooling band (0 .. n_regions - 1) of each patch position along one axis."""
+    edges = region_edges(n_positions, n_regions)
+    return (np.searchsorted(edges, np.arange(n_positions), side="right") - 1).astype(np.int64)
+
+
+@jit
+def grey_levels(image, by_peak, low, high, thresholds, levels):
+    """Thermometer level (bits on, 0 .. n_levels) of each pixel of one image.
+
+    Scales as the patch encoding does (by the image's maximum, or ``low``..
+    ``high`` clipped to [0, 1]) and counts the thresholds the value exceeds;
+    the bits of level ``l`` are the first ``l`` thresholds, as in
+    ``uniform_thresholds`` / ``grey_bits``.
+    """
+    h, w = image.shape
+    n_levels = thresholds.shape[0]
+    peak = 0.0
+    if by_peak:
+        for y in range(h):
+            for x in range(w):
+                if image[y, x] > peak:
+                    peak = image[y, x]
+    for y in range(h):
+        for x in range(w):
+            if by_peak:
+                value = image[y, x] / peak if peak > 0.0 else 0.0
+            else:
+                value = min(max((image[y, x] - low) / (high - low), 0.0), 1.0)
+            level = 0
+            while level < n_levels and value > thresholds[level]:
+                level += 1
+            levels[y, x] = level
+
+
+@jit
+def pooled_patch_columns(images, by_peak, low, high, thresholds, patch_shape, stride,
+                         tables, slot_column, k, min_overlap, row_band, col_band,
+                         n_band_cols, max_pooling, out):
+    """Pooled Spatial Pooler activity over every patch of each image, into ``out``.
+
+    For each patch position: the overlap of every column (the table entries of
+    its pixels' grey levels), the ``k`` columns of highest overlap (ties to the
+    lower slot, i.e. the higher ``column_rank_``) among those with overlap >=
+    ``min_overlap`` (global inhibition, no boosting: the Spatial Pooler's
+    transform), and each winner counted in the output of its position's region.
+
+    Parameters
+    ----------
+    images : ndarray of float64 (n_images, h, w)
+    by_peak : bool
+        Scale each image by its maximum (else ``low``..``high``).
+    low, high : float
+    thresholds : ndarray of float64 (n_levels,)
+    patch_shape, stride : ndarray of int64 (2,)
+    tables, slot_column : from :func:`column_tables`
+    k, min_overlap : int
+    row_band, col_band : ndarray of int64
+        Pooling band of each patch row / column (:func:`band_of_positions`).
+    n_band_cols : int
+        Regions along the column axis.
+    max_pooling : bool
+        Whether any patch activated a column (else how many).
+    out : ndarray of float32 (n_images, n_regions * n_columns), zeros
+        Region major: ``out[i, region * n_columns + column]``.
+    """
+    n_images, h, w = images.shape
+    n_levels = thresholds.shape[0]
+    n_columns = slot_column.shape[0]
+    ph, pw = patch_shape[0], patch_shape[1]
+    grid_rows, grid_cols = row_band.shape[0], col_band.shape[0]
+    max_overlap = ph * pw * n_levels
+    k = min(k, n_columns)
+    levels = np.zeros((h, w), dtype=np.uint8)
+    overlaps = np.zeros(n_columns, dtype=tables.dtype)
+    # histogram[v]: columns whose overlap is v, at one position
+    histogram = np.zeros(max_overlap + 1, dtype=np.int64)
+    if k <= 0 or min_overlap > max_overlap:
+        return
+    for i in range(n_images):
+        grey_levels(images[i], by_peak, low, high, thresholds, levels)
+        for gy in range(grid_rows):
+            y0 = gy * stride[0]
+            for gx in range(grid_cols):
+                x0 = gx * stride[1]
+                # Overlap: one table row per pixel; a pixel at level 0 has no bit on.
+                blank = True
+                for dy in range(ph):
+                    for dx in range(pw):
+                        level = levels[y0 + dy, x0 + dx]
+                        if level == 0:
+                            continue
+                        row = tables[dy * pw + dx, level]
+                        if blank:
+                            blank = False
+                            for s in range(n_columns):
+                                overlaps[s] = row[s]
+                        else:
+                            for s in range(n_columns):
+                                overlaps[s] += row[s]
+                if blank:
+                    continue  # no overlap anywhere: no column reaches min_overlap >= 1
+                # k-winners: the overlap ``cut`` of the k-th winner, and how many of the
+                # columns at exactly ``cut`` win (the first ``n_at_cut`` slots).
+                top = 0
+                for s in range(n_columns):
+                    v = overlaps[s]
+                    histogram[v] += 1
+                    if v > top:
+                        top = v
+                cut = min_overlap
+                n_at_cut = 0
+                above = 0
+                v = top
+                while v >= min_overlap:
+                    if above + histogram[v] >= k:
+                        cut = v
+                        n_at_cut = k - above
+                        break
+                    above += histogram[v]
+                    v -= 1
+                if v < min_overlap:  # fewer than k columns are eligible: all of them win
+                    n_at_cut = histogram[min_overlap] if min_overlap <= top else 0
+                for v in range(top + 1):
+                    histogram[v] = 0
+                if top < min_overlap:
+                    continue
+                base = (row_band[gy] * n_band_cols + col_band[gx]) * n_columns
+                for s in range(n_columns):
+                    v = overlaps[s]
+                    if v < cut:
+                        continue
+                    if v == cut:
+                        if n_at_cut == 0:
+                            continue
+                        n_at_cut -= 1
+                    column = base + slot_column[s]
+                    if max_pooling:
+                        out[i, column] = 1.0
+                    else:
+                        out[i, column] += 1.0

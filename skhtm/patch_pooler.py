@@ -10,25 +10,22 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
 from . import _patches as K
 from ._base import VersionedStateMixin
-from ._grey_levels import grey_bits
+from ._grey_levels import grey_bits, uniform_thresholds
 from ._validation import validate_image_batch
 from .spatial_pooler import SpatialPoolerTransformer
 
-# Images per transform chunk: bounds memory (chunk x patches x columns) and is
-# fixed, so results never depend on how X is batched.
-_CHUNK = 128
-
-
-def _pair(value):
-    if isinstance(value, Integral):
-        return (int(value), int(value))
-    return tuple(int(v) for v in value)
+# Images per transform chunk: the unit of work of a thread, fixed so that results
+# never depend on n_jobs or on how X is batched. The fused pass needs no more
+# memory for a larger chunk; the chunked fallback holds a chunk's patches.
+_CHUNK = 64
+_FALLBACK_CHUNK = 16
 
 
 def _square_shape(n_features):
@@ -83,6 +80,10 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
     random_state : int, RandomState instance or None, default=None
         Draws the training patches and, unless ``None``, seeds the Spatial
         Pooler (overriding its own ``random_state``).
+    n_jobs : int, default=None
+        Threads for ``transform``, over fixed chunks of images (the result does
+        not depend on it). ``None``: 1 unless in a
+        :obj:`joblib.parallel_backend` context; ``-1``: all processors.
 
     Attributes
     ----------
@@ -128,11 +129,12 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         "pooling": [StrOptions({"sum", "max"})],
         "max_fit_patches": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(self, spatial_pooler=None, *, patch_shape=5, stride=1, n_levels=2,
                  value_range=None, image_shape=None, pool_grid=4, pooling="sum",
-                 max_fit_patches=100_000, random_state=None):
+                 max_fit_patches=100_000, random_state=None, n_jobs=None):
         self.spatial_pooler = spatial_pooler
         self.patch_shape = patch_shape
         self.stride = stride
@@ -143,6 +145,7 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         self.pooling = pooling
         self.max_fit_patches = max_fit_patches
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     # ----------------------------------------------------------- fitting
 
@@ -182,15 +185,17 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         return self._fit(X, reset=not hasattr(self, "spatial_pooler_"))
 
     def _fit(self, X, reset):
-        images = self._validate_images(X, reset=reset)
+        shapes = self._check_params()
+        images = self._validate_images(X, shapes, reset=reset)
         rng = check_random_state(self.random_state)
-        n_patches = len(images) * int(np.prod(self._grid(images.shape[1:])))
+        n_patches = len(images) * int(np.prod(self._grid(images.shape[1:], shapes)))
         which = None
         if n_patches > self.max_fit_patches:
             # Draw the training patches before encoding any: 60,000 images hold
             # 40 million patches, and only the sample is ever needed.
             which = np.sort(rng.choice(n_patches, self.max_fit_patches, replace=False))
-        patches = self._encoded_patches(images, which).reshape(-1, self._n_patch_bits())
+        patches = self._encoded_patches(images, shapes, which).reshape(
+            -1, self._n_patch_bits(shapes))
         if reset:
             sp = clone(self.spatial_pooler if self.spatial_pooler is not None else
                        SpatialPoolerTransformer(column_shape=256, local_area_density=0.05))
@@ -199,7 +204,7 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
             # A failed first fit leaves no half-built state behind.
             self.spatial_pooler_ = sp.fit(patches)
             self.image_shape_ = images.shape[1:]
-            self.patch_grid_ = self._grid(self.image_shape_)
+            self.patch_grid_ = self._grid(self.image_shape_, shapes)
         else:
             # The SP's own partial_fit leaves it unchanged when it fails.
             self.spatial_pooler_.partial_fit(patches)
@@ -221,21 +226,89 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
             regions in row-major order over ``pool_grid``.
         """
         check_is_fitted(self)
-        images = self._validate_images(X, reset=False)
+        shapes = self._check_params()
+        images = self._validate_images(X, shapes, reset=False)
         sp = self.spatial_pooler_
-        out = []
-        for start in range(0, len(images), _CHUNK):
-            patches = self._encoded_patches(images[start:start + _CHUNK])
+        n_bits = self._n_patch_bits(shapes)
+        if getattr(sp, "n_features_in_", n_bits) != n_bits:
+            self._fail(f"patch_shape={self.patch_shape!r} and n_levels={self.n_levels} give "
+                       f"{n_bits} bits per patch, but the Spatial Pooler was fit on "
+                       f"{sp.n_features_in_}; refit after changing them.")
+        n_columns = int(sp.n_columns_) if hasattr(sp, "n_columns_") else None
+        fused = self._fused_pass(shapes, images.shape[1:])
+        if fused is None:
+            run, chunk = self._chunked_pass(shapes), _FALLBACK_CHUNK
+            if n_columns is None:  # any transformer with fit/partial_fit/transform
+                n_columns = np.asarray(sp.transform(np.zeros((1, n_bits)))).shape[-1]
+        else:
+            run, chunk = fused, _CHUNK
+        n_regions = int(np.prod(shapes["pool_grid"]))
+        out = np.zeros((len(images), n_regions * n_columns), dtype=np.float32)
+        slices = list(gen_batches(len(images), chunk))
+        if len(slices) > 1 and self.n_jobs not in (None, 1):
+            # Threads: the compiled pass releases the GIL; each writes its own rows.
+            Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                delayed(run)(images[s], out[s]) for s in slices)
+        else:
+            for s in slices:
+                run(images[s], out[s])
+        return out
+
+    def _fused_pass(self, shapes, image_shape):
+        """The compiled pass over images (chunk, out) -> None, or None where it does
+        not compute what the Spatial Pooler's transform does (another estimator,
+        local inhibition)."""
+        sp = self.spatial_pooler_
+        if type(sp) is not SpatialPoolerTransformer or not sp.global_inhibition:
+            return None
+        ph, pw = shapes["patch_shape"]
+        n_pixels = ph * pw
+        n_bits = n_pixels * self.n_levels
+        permanences = sp.permanences_.tocsr()
+        # The Spatial Pooler's own test for a connected synapse (float32 against
+        # syn_perm_connected), so both agree on every permanence at the threshold.
+        connected = np.zeros(permanences.shape, dtype=bool)
+        rows = np.repeat(np.arange(permanences.shape[0]), np.diff(permanences.indptr))
+        connected[rows, permanences.indices] = permanences.data >= sp.syn_perm_connected
+        dtype = np.int16 if n_bits < np.iinfo(np.int16).max else np.int32
+        tables, slot_column = K.column_tables(connected, sp.column_rank_, n_pixels,
+                                              self.n_levels, dtype)
+        k = int(sp._n_active(getattr(sp, "inhibition_radius_", None)))
+        min_overlap = max(int(sp.stimulus_threshold), 1)
+        min_overlap = min(min_overlap, n_bits + 1)  # none can win beyond every bit
+        grid = self._grid(image_shape, shapes)
+        pool_grid = shapes["pool_grid"]
+        row_band = K.band_of_positions(grid[0], pool_grid[0])
+        col_band = K.band_of_positions(grid[1], pool_grid[1])
+        patch_shape = np.asarray(shapes["patch_shape"], dtype=np.int64)
+        stride = np.asarray(shapes["stride"], dtype=np.int64)
+        thresholds = uniform_thresholds(self.n_levels).astype(np.float64)
+        by_peak = self.value_range is None
+        low, high = (0.0, 1.0) if by_peak else (float(v) for v in self.value_range)
+        max_pooling = self.pooling == "max"
+
+        def run(images, out):
+            K.pooled_patch_columns(images, by_peak, low, high, thresholds, patch_shape,
+                                   stride, tables, slot_column, k, min_overlap, row_band,
+                                   col_band, int(pool_grid[1]), max_pooling, out)
+        return run
+
+    def _chunked_pass(self, shapes):
+        """Patches of a few images through the Spatial Pooler's own transform."""
+        sp = self.spatial_pooler_
+
+        def run(images, out):
+            patches = self._encoded_patches(images, shapes)
             n, gr, gc, _ = patches.shape
             active = sp.transform(patches.reshape(n * gr * gc, -1))
             active = active.toarray() if hasattr(active, "toarray") else np.asarray(active)
-            out.append(K.pool_regions(active.reshape(n, gr, gc, -1).astype(np.uint8),
-                                      self._pool_grid(), self.pooling).reshape(n, -1))
-        return np.concatenate(out)
+            out[:] = K.pool_regions(active.reshape(n, gr, gc, -1).astype(np.uint8),
+                                    shapes["pool_grid"], self.pooling).reshape(n, -1)
+        return run
 
     @property
     def _n_features_out(self):
-        return int(np.prod(self._pool_grid())) * self.spatial_pooler_.n_columns_
+        return int(np.prod(self._check_params()["pool_grid"])) * self.spatial_pooler_.n_columns_
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -248,40 +321,83 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
     def _fail(self, message):
         raise ValueError(f"{type(self).__name__}: {message}")
 
-    def _n_patch_bits(self):
-        ph, pw = _pair(self.patch_shape)
+    def _pair(self, name):
+        """Parameter ``name`` as (rows, cols) of positive ints, or a clear error."""
+        value = getattr(self, name)
+        if isinstance(value, Integral) and not isinstance(value, bool):
+            pair = (int(value), int(value))
+        else:
+            try:
+                items = list(value)
+            except TypeError:
+                items = None
+            if (items is None or len(items) != 2 or not all(
+                    isinstance(v, Integral) and not isinstance(v, bool) for v in items)):
+                self._fail(f"{name} must be an int or a pair of ints (rows, cols); "
+                           f"got {value!r}.")
+            pair = (int(items[0]), int(items[1]))
+        if min(pair) < 1:
+            self._fail(f"{name} must be at least 1 along each axis; got {value!r}.")
+        return pair
+
+    def _check_params(self):
+        """The shape parameters as pairs of ints, and value_range checked."""
+        shapes = {name: self._pair(name) for name in ("patch_shape", "stride", "pool_grid")}
+        if self.image_shape is not None:
+            shapes["image_shape"] = self._pair("image_shape")
+        if self.value_range is not None:
+            try:
+                vr = np.asarray(self.value_range, dtype=np.float64)
+            except (TypeError, ValueError):
+                vr = None
+            if vr is None or vr.shape != (2,) or not np.all(np.isfinite(vr)) or not vr[1] > vr[0]:
+                self._fail(f"value_range must be (low, high), finite, with high > low; got "
+                           f"{self.value_range!r}.")
+        return shapes
+
+    def _n_patch_bits(self, shapes):
+        ph, pw = shapes["patch_shape"]
         return ph * pw * self.n_levels
 
-    def _pool_grid(self):
-        return _pair(self.pool_grid)
+    def _grid(self, image_shape, shapes):
+        return K.patch_grid(image_shape, shapes["patch_shape"], shapes["stride"])
 
-    def _grid(self, image_shape):
-        return K.patch_grid(image_shape, _pair(self.patch_shape), _pair(self.stride))
-
-    def _encoded_patches(self, images, which=None):
+    def _encoded_patches(self, images, shapes, which=None):
         """Binary patches (n, grid_rows, grid_cols, ph * pw * n_levels); only the
-        patches at flat indices ``which`` (len(which), ph * pw * n_levels) if given."""
+        patches at flat indices ``which`` (len(which), ph * pw * n_levels) if given.
+
+        Patches are cut from the raw images and scaled afterwards (value by value,
+        so the bits are those of the scaled image), so that a sample of patches
+        never needs a scaled copy of every image.
+        """
+        patches = K.image_patches(images, shapes["patch_shape"], shapes["stride"], which)
         if self.value_range is None:
-            peak = images.max(axis=(1, 2), keepdims=True)
-            scaled = np.divide(images, peak, out=np.zeros_like(images), where=peak > 0)
+            peak = images.max(axis=(1, 2))
+            if which is None:
+                peak = peak[:, None, None, None]
+            else:
+                grid_size = int(np.prod(self._grid(images.shape[1:], shapes)))
+                peak = peak[which // grid_size, None]
+            peak = np.broadcast_to(peak, patches.shape)
+            scaled = np.divide(patches, peak, out=np.zeros(patches.shape), where=peak > 0)
         else:
             low, high = (float(v) for v in self.value_range)
-            scaled = np.clip((images - low) / (high - low), 0.0, 1.0)
-        patches = K.image_patches(scaled, _pair(self.patch_shape), _pair(self.stride), which)
-        return grey_bits(patches, self.n_levels, "thermometer")
+            scaled = np.clip((patches - low) / (high - low), 0.0, 1.0)
+        return grey_bits(scaled, self.n_levels, "thermometer")
 
-    def _validate_images(self, X, *, reset):
+    def _validate_images(self, X, shapes, *, reset):
         """X as float64 images (n_samples, h, w), with errors naming the estimator."""
         flat, x_shape = validate_image_batch(
             self, X, reset=reset, ndims=(2, 3),
             expects="images (n_samples, h * w) or (n_samples, h, w)")
         ndim, n = len(x_shape), x_shape[0]
-        if self.image_shape is not None:
-            shape = _pair(self.image_shape)
-            if len(shape) != 2 or min(shape) < 1:
-                self._fail(f"image_shape must be (h, w); got {self.image_shape!r}.")
+        if "image_shape" in shapes:
+            shape = shapes["image_shape"]
+            if ndim == 3 and shape != tuple(x_shape[1:]):
+                self._fail(f"image_shape={self.image_shape!r} does not match the images of X, "
+                           f"{tuple(x_shape[1:])}.")
         elif ndim == 3:
-            shape = x_shape[1:]
+            shape = tuple(x_shape[1:])
         else:
             shape = _square_shape(flat.shape[1])
             if shape is None:
@@ -296,17 +412,12 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         if self.value_range is None and flat.size and flat.min() < 0:
             self._fail("Negative values in data: images must be non-negative (or pass "
                        "value_range=(low, high)).")
-        if self.value_range is not None:
-            vr = np.asarray(self.value_range, dtype=np.float64)
-            if vr.shape != (2,) or not vr[1] > vr[0]:
-                self._fail(f"value_range must be (low, high) with high > low; got "
-                           f"{self.value_range!r}.")
-        ph, pw = _pair(self.patch_shape)
+        ph, pw = shapes["patch_shape"]
         if ph > shape[0] or pw > shape[1]:
             self._fail(f"the patch ({ph}, {pw}) is larger than the images {shape}.")
-        grid = self._grid(shape)
-        pg = self._pool_grid()
-        if len(pg) != 2 or pg[0] > grid[0] or pg[1] > grid[1]:
+        grid = self._grid(shape, shapes)
+        pg = shapes["pool_grid"]
+        if pg[0] > grid[0] or pg[1] > grid[1]:
             self._fail(f"pool_grid={self.pool_grid!r} has more regions than the {grid} patch "
                        "positions.")
-        return flat.reshape((n,) + shape)
+        return np.ascontiguousarray(flat.reshape((n,) + shape))
