@@ -1,5 +1,7 @@
 """Input checks shared by the skhtm estimators."""
 
+from numbers import Integral
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import validate_data
@@ -114,3 +116,37 @@ def validate_image_batch(estimator, X, *, reset, ndims, expects):
     except (TypeError, ValueError) as exc:
         raise _named(estimator, exc) from exc
     return flat, tuple(X.shape)
+
+
+def int_shape(estimator, name, value, *, lengths=(2,), scalar=True, low=1):
+    """A shape parameter as a tuple of Python ints, or a clear error.
+
+    ``value`` is a sequence of ints whose length is one of ``lengths``, or
+    (with ``scalar``) one int, repeated to ``lengths[0]``. Every entry must be
+    an integer (numpy's too; never a float, which would be truncated, nor a
+    bool) of at least ``low``. The ValueError names the estimator and ``name``.
+    """
+    def fail():
+        counts = " or ".join(str(n) for n in lengths)
+        form = "an int or " if scalar else ""
+        raise ValueError(f"{type(estimator).__name__}: {name} must be {form}a tuple of "
+                         f"{counts} ints >= {low}; got {value!r}.")
+
+    def is_int(v):
+        return isinstance(v, Integral) and not isinstance(v, (bool, np.bool_))
+
+    if is_int(value):
+        if not scalar:
+            fail()
+        items = (value,) * lengths[0]
+    else:
+        try:
+            one_d = not isinstance(value, (str, bytes)) and np.ndim(value) == 1
+        except ValueError:  # ragged
+            one_d = False
+        if not one_d:
+            fail()
+        items = tuple(value)
+    if len(items) not in lengths or not all(is_int(v) for v in items) or min(items) < low:
+        fail()
+    return tuple(int(v) for v in items)

@@ -122,13 +122,28 @@ class ThermometerEncoder(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         bits : ndarray of uint8 of shape (..., n_features * n_thresholds)
         """
         check_is_fitted(self)
+        self._check_fitted_structure()
         X, lead_shape = validate_last_axis(self, X, reset=False)
         X = _dense(X)
         return thermometer_bits(X, self.thresholds_).reshape(lead_shape + (-1,))
 
+    def _check_fitted_structure(self):
+        """Refuse thresholds fit under other structural parameters (set_params
+        after fit): the output would not have the bits the parameters say."""
+        name = type(self).__name__
+        fitted = self.thresholds_.shape[-1]
+        if fitted != self.n_thresholds:
+            raise ValueError(f"{name}: n_thresholds={self.n_thresholds}, but the encoder was "
+                             f"fit with {fitted} thresholds; call fit again.")
+        if (self.thresholds_.ndim == 2) != bool(self.per_feature):
+            raise ValueError(f"{name}: per_feature={self.per_feature}, but the encoder was fit "
+                             f"with per_feature={not self.per_feature}; call fit again.")
+
     @property
     def _n_features_out(self):
-        return self.n_features_in_ * self.n_thresholds
+        # From the fitted thresholds, so that the feature names always match
+        # the output (transform refuses a changed n_thresholds).
+        return self.n_features_in_ * self.thresholds_.shape[-1]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

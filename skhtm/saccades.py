@@ -16,17 +16,11 @@ from sklearn.utils.parallel import Parallel, delayed
 from . import _saccades as K
 from ._base import VersionedStateMixin
 from ._grey_levels import grey_bits
-from ._validation import validate_image_batch
+from ._validation import int_shape, validate_image_batch
 
 # Samples per transform chunk; fixed, so results never depend on n_jobs.
 _CHUNK = 256
 _LOCATIONS = {"coordinate", "grid"}
-
-
-def _shape_pair(value):
-    if isinstance(value, Integral):
-        return (int(value), int(value))
-    return tuple(int(v) for v in value)
 
 
 def _square_shape(n_features):
@@ -82,9 +76,10 @@ class SaccadeEncoder(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, Trans
         levels share bits; "bitplanes": the binary digits of the value
         quantised to ``2 ** n_levels`` levels.
     value_range : tuple of float, default=None
-        ``(low, high)`` mapped to [0, 1]; values outside are clipped, values
-        below ``low`` are an error. ``None``: each image (each frame) is
-        scaled by its own maximum, and values must be non-negative.
+        ``(low, high)``, two finite numbers, mapped to [0, 1]; values above
+        ``high`` are clipped, values below ``low`` are an error. ``None``:
+        each image (each frame) is scaled by its own maximum, and values must
+        be non-negative.
     gaze : {"saliency", "scan", "object_scan", "random"}, array-like or callable, \
 default="saliency"
         "scan": a fixed near-square grid of positions over a ``scan_shape``
@@ -107,7 +102,10 @@ default="saliency"
         size ~``saliency_sigma``); "lowpass": the blurred image (centres of
         bright clumps).
     saliency_sigma : float, default=2.0
-        Scale of the saliency filter, in pixels.
+        Scale of the saliency filter, in pixels; finite. The cost does not grow
+        with it. A sigma beyond about a quarter of the image's size smooths the
+        image into one clump: the map is almost flat, and the "dog" filter's
+        black margin (4 sigma) is then capped at twice the image's size.
     inhibition_radius : float, default=None
         Inhibition of return: positions within this distance (pixels) of a
         fixation rank below all others afterwards. ``None``: half the smaller
@@ -297,6 +295,12 @@ default="saliency"
         """
         self._validate_params()
         frames, shape = self._validate_input(X, reset=False)
+        if hasattr(self, "n_bits_") and self._n_bits() != self.n_bits_:
+            # set_params after fit changed the glimpse size: the output would
+            # no longer match n_bits_ nor get_feature_names_out.
+            self._fail(f"the parameters now give glimpses of {self._n_bits()} bits, but the "
+                       f"encoder was fit for n_bits_={self.n_bits_} (a shape, n_levels or "
+                       f"location parameter changed after fit); call fit again.")
         return self._map_chunks(frames, shape, self._encode_chunk, np.uint8)
 
     def fixations(self, X):
@@ -357,11 +361,9 @@ default="saliency"
     # ----------------------------------------------------------- internals
 
     def _part_sizes(self):
-        fh, fw = (0, 0) if self.fovea_shape is None else _shape_pair(self.fovea_shape)
-        n_periphery = 0
-        if self.periphery_shape is not None:
-            ph, pw = _shape_pair(self.periphery_shape)
-            n_periphery = ph * pw * self.n_levels
+        fh, fw = self._fovea() or (0, 0)
+        ph, pw = self._periphery() or (0, 0)
+        n_periphery = ph * pw * self.n_levels
         if self.location is None:
             n_location = 0
         elif self.location == "coordinate":
@@ -377,35 +379,51 @@ default="saliency"
     def _fail(self, message):
         raise ValueError(f"{type(self).__name__}: {message}")
 
+    def _fovea(self):
+        """fovea_shape as (fh, fw), or None."""
+        if self.fovea_shape is None:
+            return None
+        return int_shape(self, "fovea_shape", self.fovea_shape)
+
+    def _periphery(self):
+        """periphery_shape as (ph, pw), or None."""
+        if self.periphery_shape is None:
+            return None
+        return int_shape(self, "periphery_shape", self.periphery_shape)
+
+    def _value_range(self):
+        """value_range as two finite floats (low, high), high > low."""
+        try:
+            bounds = np.asarray(self.value_range, dtype=np.float64)
+        except (TypeError, ValueError):
+            bounds = None
+        if (bounds is None or bounds.shape != (2,) or not np.isfinite(bounds).all()
+                or not bounds[1] > bounds[0]):
+            self._fail(f"value_range must be (low, high), two finite numbers with high > low; "
+                       f"got {self.value_range!r}.")
+        return float(bounds[0]), float(bounds[1])
+
     def _check_shape_params(self, shape):
         """Errors for parameters that do not fit the images' shape."""
         n_frames, h, w = shape
         if self.fovea_shape is None and self.periphery_shape is None and self.location is None:
             self._fail("fovea_shape, periphery_shape and location are all None: a glimpse "
                        "would have no bits.")
-        try:
-            fovea = (1, 1) if self.fovea_shape is None else _shape_pair(self.fovea_shape)
-            periphery = (None if self.periphery_shape is None
-                         else _shape_pair(self.periphery_shape))
-        except (TypeError, ValueError):
-            self._fail("fovea_shape and periphery_shape must be an int or a pair of ints.")
-        if len(fovea) != 2 or min(fovea) < 1:
-            self._fail(f"fovea_shape must be two positive ints; got {self.fovea_shape!r}.")
+        fovea = self._fovea() or (1, 1)
+        self._periphery()
         if fovea[0] > h or fovea[1] > w:
             self._fail(f"the fovea {fovea} is larger than the images ({h}, {w}).")
-        if periphery is not None and (len(periphery) != 2 or min(periphery) < 1):
-            self._fail(f"periphery_shape must be two positive ints; got "
-                       f"{self.periphery_shape!r}.")
+        if not np.isfinite(self.saliency_sigma):
+            self._fail(f"saliency_sigma must be finite; got {self.saliency_sigma!r}.")
+        if not np.isfinite(self.location_resolution):
+            self._fail(f"location_resolution must be finite; got {self.location_resolution!r}.")
         if self.location == "grid" and self.location_bits < K.GRID_MODULE_SIDE ** 2:
             self._fail(f"location='grid' needs location_bits >= {K.GRID_MODULE_SIDE ** 2} "
                        f"(one module of 6x6 cells); got {self.location_bits}.")
         if self.location == "coordinate" and self.location_active_bits > self.location_bits:
             self._fail("location_active_bits cannot exceed location_bits.")
         if self.value_range is not None:
-            low, high = np.asarray(self.value_range, dtype=np.float64).reshape(-1)[:2]
-            if np.ndim(self.value_range) != 1 or len(self.value_range) != 2 or not high > low:
-                self._fail(f"value_range must be (low, high) with high > low; got "
-                           f"{self.value_range!r}.")
+            self._value_range()
         gaze = self.gaze
         if not isinstance(gaze, str) and not callable(gaze):
             points = np.asarray(gaze)
@@ -414,11 +432,7 @@ default="saliency"
                            f"({self.n_glimpses}, 2); got {points.shape}.")
             self._check_points(points, (h, w))
         elif gaze in ("scan", "object_scan"):
-            try:
-                sh, sw = self._scan_window((h, w))
-            except (TypeError, ValueError):
-                self._fail(f"scan_shape must be an int or a pair of ints; got "
-                           f"{self.scan_shape!r}.")
+            sh, sw = self._scan_window((h, w))
             if not (1 <= sh <= h and 1 <= sw <= w):
                 self._fail(f"the scan window {(sh, sw)} does not fit in the images ({h}, {w}).")
             if self.n_glimpses > sh * sw:
@@ -429,7 +443,9 @@ default="saliency"
                        f"positions of a ({h}, {w}) image and allow_revisits=False.")
 
     def _scan_window(self, frame_shape):
-        return frame_shape if self.scan_shape is None else _shape_pair(self.scan_shape)
+        if self.scan_shape is None:
+            return frame_shape
+        return int_shape(self, "scan_shape", self.scan_shape)
 
     def _check_points(self, points, frame_shape):
         """Validate a fixed or user-supplied gaze path; return it as int64."""
@@ -454,10 +470,8 @@ default="saliency"
                     "(n_samples, n_frames, h, w)")
         ndim, n = len(x_shape), x_shape[0]
         if self.image_shape is not None:
-            shape = tuple(int(v) for v in np.atleast_1d(self.image_shape))
-            if len(shape) not in (2, 3) or min(shape) < 1:
-                self._fail(f"image_shape must be (h, w) or (n_frames, h, w); got "
-                           f"{self.image_shape!r}.")
+            shape = int_shape(self, "image_shape", self.image_shape, lengths=(2, 3),
+                              scalar=False)
             if ndim > 2 and x_shape[1:] != shape[-(ndim - 1):] and \
                     x_shape[1:] != shape:
                 self._fail(f"X has samples of shape {x_shape[1:]}, which does not "
@@ -490,7 +504,7 @@ default="saliency"
                            "pass value_range=(low, high)).")
             peak = frames.max(axis=(2, 3), keepdims=True)
             return np.divide(frames, peak, out=np.zeros_like(frames), where=peak > 0)
-        low, high = (float(v) for v in self.value_range)
+        low, high = self._value_range()
         if frames.size and frames.min() < low:
             self._fail(f"X has values below value_range[0]={low}.")
         return np.clip((frames - low) / (high - low), 0.0, 1.0)
@@ -523,8 +537,7 @@ default="saliency"
         elif isinstance(gaze, str):
             radius = self.inhibition_radius
             if radius is None:
-                radius = (0.5 if self.fovea_shape is None
-                          else min(_shape_pair(self.fovea_shape)) / 2)
+                radius = 0.5 if self.fovea_shape is None else min(self._fovea()) / 2
             saliency = K.saliency_map(flat, self.saliency_sigma, self.saliency_filter)
             points = K.saliency_fixations(saliency, g, radius, self.allow_revisits)
         elif callable(gaze):
@@ -545,12 +558,11 @@ default="saliency"
         g = self.n_glimpses
         flat = frames.reshape(n * n_frames, h, w)
         per_frame = fixations.reshape(n * n_frames, g, 2)
+        fovea, periphery = self._fovea(), self._periphery()
         reach = 1
-        if self.fovea_shape is not None:
-            fovea = _shape_pair(self.fovea_shape)
+        if fovea is not None:
             reach = max(fovea)
-        if self.periphery_shape is not None:
-            periphery = _shape_pair(self.periphery_shape)
+        if periphery is not None:
             reach = max(reach, max(periphery) * self.periphery_scale)
         pad = reach // 2 + 1
         parts = []

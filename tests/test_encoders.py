@@ -39,3 +39,29 @@ def test_feature_names_and_errors():
         enc.transform(np.zeros((2, 4)))
     with pytest.raises(ValueError, match="NaN"):
         enc.transform(np.full((2, 5), np.nan))
+
+
+@pytest.mark.parametrize("params", [{"n_thresholds": 3}, {"n_thresholds": 1},
+                                    {"per_feature": True}])
+def test_structural_parameter_changed_after_fit_is_refused(params):
+    X = np.arange(12.0).reshape(4, 3)
+    enc = ThermometerEncoder(2).fit(X)
+    thresholds = enc.thresholds_.copy()
+    enc.set_params(**params)
+    name = next(iter(params))
+    with pytest.raises(ValueError, match=f"ThermometerEncoder: {name}=.*fit again"):
+        enc.transform(X)
+    np.testing.assert_array_equal(enc.thresholds_, thresholds)
+    # Refit: the output and the feature names agree with the new parameters.
+    out = enc.fit(X).transform(X)
+    assert out.shape[1] == len(enc.get_feature_names_out()) == 3 * enc.n_thresholds
+
+
+def test_set_output_pandas():
+    import pandas as pd  # in the test extra: never skipped
+    X = np.arange(12.0).reshape(4, 3)
+    enc = ThermometerEncoder(2).fit(X)
+    frame = ThermometerEncoder(2).set_output(transform="pandas").fit(X).transform(X)
+    assert isinstance(frame, pd.DataFrame)
+    assert list(frame.columns) == list(enc.get_feature_names_out())
+    np.testing.assert_array_equal(frame.to_numpy(), enc.transform(X))

@@ -371,3 +371,122 @@ def test_transform_checks_against_fit(digit_images):
         enc.transform(np.ones((2, 4, 16)))
     with pytest.raises(ValueError, match="SaccadeEncoder: sparse input is not supported"):
         enc.transform(sp.csr_matrix(np.ones((2, 64))))
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"fovea_shape": (2.5, 3)}, "fovea_shape must be an int or a tuple of 2 ints"),
+    ({"fovea_shape": (1, 1, 1)}, "fovea_shape must be"),
+    ({"fovea_shape": (0, 3)}, "fovea_shape must be"),
+    ({"fovea_shape": (True, 3)}, "fovea_shape must be"),
+    ({"fovea_shape": [[2, 2]]}, "fovea_shape must be"),
+    ({"periphery_shape": (2, 2.5)}, "periphery_shape must be"),
+    ({"periphery_shape": "ab"}, "periphery_shape"),
+    ({"gaze": "scan", "scan_shape": (4, 4, 4)}, "scan_shape must be"),
+    ({"gaze": "object_scan", "scan_shape": (4.5, 4)}, "scan_shape must be"),
+    ({"image_shape": (8.5, 8)}, "image_shape must be a tuple of 2 or 3 ints"),
+    ({"image_shape": (1, 1, 8, 8)}, "image_shape must be"),
+    ({"image_shape": 64}, "image_shape"),
+    ({"value_range": (0, np.inf)}, "value_range must be .* finite"),
+    ({"value_range": (-np.inf, 1)}, "value_range must be .* finite"),
+    ({"value_range": (0, np.nan)}, "value_range must be .* finite"),
+    ({"value_range": (0, 1, 2)}, "value_range must be"),
+    ({"value_range": (1,)}, "value_range must be"),
+    ({"value_range": ("a", "b")}, "value_range must be"),
+    ({"saliency_sigma": np.inf}, "saliency_sigma"),
+    ({"location_resolution": np.inf}, "location_resolution"),
+])
+def test_bad_parameters_name_the_estimator_and_the_parameter(params, match):
+    # Shapes are never truncated ((2.5, 3) read as (2, 3)) nor cut to length
+    # ((1, 1, 1) read as (1, 1)); non-finite ranges never reach the scaling
+    # (value_range=(0, inf) gave all-zero glimpses, an all-NaN saliency map).
+    X = np.ones((2, 8, 8))
+    enc = SaccadeEncoder(**params)
+    for method in (enc.fit_transform, enc.fixations, enc.saliency):
+        with pytest.raises(ValueError, match=match) as info:
+            method(X)
+        assert str(info.value).startswith("SaccadeEncoder: ") or "of SaccadeEncoder" in str(
+            info.value), info.value
+
+
+def test_integer_shapes_of_any_integer_type_are_accepted(digit_images):
+    X = digit_images[:3]
+    reference = SaccadeEncoder(fovea_shape=(3, 4), periphery_shape=2, gaze="scan",
+                               scan_shape=(6, 6)).fit_transform(X)
+    numpy_ints = SaccadeEncoder(fovea_shape=np.array([3, 4]), periphery_shape=np.int64(2),
+                                gaze="scan", scan_shape=[np.int32(6), 6],
+                                image_shape=np.array([8, 8])).fit_transform(X.reshape(3, -1))
+    np.testing.assert_array_equal(numpy_ints, reference)
+
+
+def _ndimage_saliency(frames, sigma, kind):
+    """The saliency map as scipy.ndimage computes it on an explicitly padded canvas."""
+    from scipy import ndimage
+
+    if kind == "lowpass":
+        return ndimage.gaussian_filter(frames, (0, sigma, sigma), mode="constant")
+    margin = int(4.0 * sigma + 0.5)
+    padded = np.pad(frames, ((0, 0), (margin, margin), (margin, margin)))
+    band = (ndimage.gaussian_filter(padded, (0, sigma, sigma), mode="constant")
+            - ndimage.gaussian_filter(padded, (0, 2 * sigma, 2 * sigma), mode="constant"))
+    energy = ndimage.gaussian_filter(band * band, (0, sigma, sigma), mode="constant")
+    return energy[:, margin:-margin, margin:-margin]
+
+
+@pytest.mark.parametrize("kind", ["dog", "lowpass"])
+@pytest.mark.parametrize("sigma", [0.7, 2.0, 3.5])
+def test_saliency_map_equals_gaussian_filtering_on_a_black_canvas(digit_images, kind, sigma):
+    frames = np.concatenate([digit_images[:4] / 16.0,
+                             np.random.RandomState(0).rand(2, 8, 8)])
+    frames = np.pad(frames, ((0, 0), (0, 2), (3, 0)))  # not square
+    np.testing.assert_allclose(K.saliency_map(frames, sigma, kind),
+                               _ndimage_saliency(frames, sigma, kind), rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.parametrize("sigma", [300.0, 1e12])
+def test_huge_saliency_sigma_is_cheap_and_finite(digit_images, sigma):
+    # Padding by 4 sigma took 47 s and gigabytes for one 12 x 12 image at 300,
+    # and asked for petabytes at 1e12: the work no longer grows with sigma.
+    import tracemalloc
+
+    X = np.pad(digit_images[:2], ((0, 0), (2, 2), (2, 2)))
+    for kind in ("dog", "lowpass"):
+        enc = SaccadeEncoder(n_glimpses=4, fovea_shape=3, saliency_sigma=sigma,
+                             saliency_filter=kind)
+        tracemalloc.start()
+        try:
+            maps = enc.saliency(X)
+            glimpses = enc.fit_transform(X)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 20 * 2 ** 20, peak
+        assert maps.shape == (2, 12, 12) and np.isfinite(maps).all()
+        assert glimpses.shape == (2, 4, enc.n_bits_)
+        # Still a path of distinct positions, the same for the same image.
+        fixations = enc.fixations(np.concatenate([X, X]))
+        np.testing.assert_array_equal(fixations[:2], fixations[2:])
+        assert all(len(np.unique(path, axis=0)) == 4 for path in fixations)
+
+
+@pytest.mark.parametrize("params", [{"fovea_shape": 4}, {"periphery_shape": 2},
+                                    {"n_levels": 2}, {"location": None},
+                                    {"location_bits": 128}])
+def test_structural_parameter_changed_after_fit_is_refused(digit_images, params):
+    X = digit_images[:4]
+    enc = SaccadeEncoder(n_glimpses=3, fovea_shape=3).fit(X)
+    n_bits = enc.n_bits_
+    enc.set_params(**params)
+    with pytest.raises(ValueError, match=f"SaccadeEncoder: .*fit for n_bits_={n_bits}.*fit again"):
+        enc.transform(X)
+    assert enc.n_bits_ == n_bits                     # nothing changed by the refusal
+    # Refit: the output, n_bits_ and the feature names agree again.
+    out = enc.fit(X).transform(X)
+    assert out.shape[2] == enc.n_bits_ == len(enc.get_feature_names_out()) != n_bits
+
+
+def test_parameter_change_that_keeps_the_glimpse_size_is_honoured(digit_images):
+    X = digit_images[:4]
+    enc = SaccadeEncoder(n_glimpses=3, fovea_shape=(2, 8), gaze="scan").fit(X)
+    out = enc.set_params(fovea_shape=(4, 4)).transform(X)
+    np.testing.assert_array_equal(out, SaccadeEncoder(n_glimpses=3, fovea_shape=(4, 4),
+                                                      gaze="scan").fit_transform(X))
