@@ -172,8 +172,6 @@ def pooled_patch_columns(images, by_peak, low, high, thresholds, patch_shape, st
     k = min(k, n_columns)
     levels = np.zeros((h, w), dtype=np.uint8)
     overlaps = np.zeros(n_columns, dtype=tables.dtype)
-    # histogram[v]: columns whose overlap is v, at one position
-    histogram = np.zeros(max_overlap + 1, dtype=np.int64)
     if k <= 0 or min_overlap > max_overlap:
         return
     for i in range(n_images):
@@ -200,30 +198,29 @@ def pooled_patch_columns(images, by_peak, low, high, thresholds, patch_shape, st
                 if blank:
                     continue  # no overlap anywhere: no column reaches min_overlap >= 1
                 # k-winners: the overlap ``cut`` of the k-th winner, and how many of the
-                # columns at exactly ``cut`` win (the first ``n_at_cut`` slots).
-                top = 0
+                # columns at exactly ``cut`` win (the first ``n_at_cut`` slots). Counting
+                # passes from the top overlap down: each is one vectorised loop, and the
+                # k-th of a few hundred overlaps lies a few values below the top.
+                top = overlaps[0]
                 for s in range(n_columns):
-                    v = overlaps[s]
-                    histogram[v] += 1
-                    if v > top:
-                        top = v
-                cut = min_overlap
-                n_at_cut = 0
-                above = 0
-                v = top
-                while v >= min_overlap:
-                    if above + histogram[v] >= k:
-                        cut = v
-                        n_at_cut = k - above
-                        break
-                    above += histogram[v]
-                    v -= 1
-                if v < min_overlap:  # fewer than k columns are eligible: all of them win
-                    n_at_cut = histogram[min_overlap] if min_overlap <= top else 0
-                for v in range(top + 1):
-                    histogram[v] = 0
+                    top = max(top, overlaps[s])
                 if top < min_overlap:
                     continue
+                cut = top
+                above = 0  # columns whose overlap is above cut
+                while True:
+                    at_least = 0
+                    for s in range(n_columns):
+                        if overlaps[s] >= cut:
+                            at_least += 1
+                    if at_least >= k:
+                        n_at_cut = k - above
+                        break
+                    if cut == min_overlap:  # fewer than k columns are eligible: all win
+                        n_at_cut = at_least - above
+                        break
+                    above = at_least
+                    cut -= 1
                 base = (row_band[gy] * n_band_cols + col_band[gx]) * n_columns
                 for s in range(n_columns):
                     v = overlaps[s]
