@@ -174,3 +174,102 @@ def test_image_patches_which_selects_the_same_patches():
     which = np.array([0, 5, 17, every[..., 0].size - 1])
     chosen = K.image_patches(images, (3, 2), (2, 1), which)
     np.testing.assert_array_equal(chosen, every.reshape(-1, every.shape[-1])[which])
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(stride=(0, 1)), r"stride must be at least 1 along each axis; got \(0, 1\)"),
+    (dict(stride=()), r"stride must be an int or a pair of ints \(rows, cols\); got \(\)"),
+    (dict(stride=(1, 1, 1)), r"stride must be an int or a pair of ints .*\(1, 1, 1\)"),
+    (dict(pool_grid=(0, 2)), r"pool_grid must be at least 1 along each axis"),
+    (dict(pool_grid=(-1, 2)), r"pool_grid must be at least 1 along each axis"),
+    (dict(patch_shape=(0, 3)), r"patch_shape must be at least 1 along each axis"),
+    (dict(patch_shape=(2.5, 3)), r"patch_shape must be an int or a pair of ints .*\(2.5, 3\)"),
+    (dict(patch_shape=(3,)), r"patch_shape must be an int or a pair of ints"),
+    (dict(image_shape=(8.0, 8)), r"image_shape must be an int or a pair of ints"),
+    (dict(image_shape=(4, 16)), r"image_shape=\(4, 16\) does not match the images of X, "
+                                r"\(8, 8\)"),
+    (dict(value_range=(0, np.inf)), r"value_range must be \(low, high\), finite"),
+    (dict(value_range=(np.nan, 1)), r"value_range must be \(low, high\), finite"),
+    (dict(value_range=(-np.inf, 1)), r"value_range must be \(low, high\), finite"),
+    (dict(value_range=(0, 1, 2)), r"value_range must be \(low, high\), finite"),
+])
+def test_bad_parameters_name_the_estimator_and_parameter(digits, params, message):
+    images = digits[0][:10].reshape(-1, 8, 8)
+    with pytest.raises(ValueError, match="PatchSpatialPooler: " + message):
+        small(**params).fit(images)
+    # The same parameter set after fit is refused at transform, not misread.
+    fitted = small().fit(images)
+    with pytest.raises(ValueError, match="PatchSpatialPooler: " + message):
+        fitted.set_params(**params).transform(images)
+
+
+def test_image_shape_must_match_the_images():
+    """10x10 images with image_shape=(5, 20) were silently read as 5x20."""
+    images = np.random.RandomState(0).rand(4, 10, 10)
+    with pytest.raises(ValueError, match=r"PatchSpatialPooler: image_shape=\(5, 20\) does not "
+                                         r"match the images of X, \(10, 10\)"):
+        small(image_shape=(5, 20)).fit(images)
+    # Flattened images are what image_shape is for.
+    psp = small(image_shape=(5, 20), pool_grid=2).fit(images.reshape(4, 100))
+    assert psp.image_shape_ == (5, 20) and psp.patch_grid_ == (3, 18)
+
+
+def test_changed_patch_bits_after_fit_are_refused(digits):
+    images = digits[0][:10]
+    fitted = small().fit(images)
+    for params in (dict(patch_shape=4), dict(n_levels=3)):
+        with pytest.raises(ValueError, match="PatchSpatialPooler: patch_shape=.* and n_levels=.* "
+                                             "give .* bits per patch, but the Spatial Pooler "
+                                             "was fit on 18"):
+            clone_with(fitted, **params).transform(images)
+    # stride and pool_grid change only which patches are pooled where.
+    assert clone_with(fitted, stride=2, pool_grid=2).transform(images).shape == (10, 4 * 64)
+
+
+def clone_with(fitted, **params):
+    copy = joblib.load(_roundtrip(fitted))
+    return copy.set_params(**params)
+
+
+def _roundtrip(estimator):
+    import io
+    buffer = io.BytesIO()
+    joblib.dump(estimator, buffer)
+    buffer.seek(0)
+    return buffer
+
+
+def test_transform_memory_is_bounded_by_the_output():
+    """No intermediate grows with the batch: patches are never materialised."""
+    import tracemalloc
+
+    rng = np.random.RandomState(0)
+    X = (rng.rand(600, 28, 28) * 255).astype(np.float64)
+    psp = PatchSpatialPooler(SpatialPoolerTransformer(column_shape=64, local_area_density=0.1),
+                             patch_shape=3, n_levels=4, pool_grid=2, random_state=0).fit(X[:20])
+    psp.transform(X[:2])  # compile first
+    tracemalloc.start()
+    out = psp.transform(X)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    # Today's validated copy of X plus the output; the patches of one 64-image
+    # chunk alone would be 64 * 676 * 9 * 8 bytes = 3.1 MB.
+    assert peak < X.nbytes + out.nbytes + 1_000_000, (peak, X.nbytes, out.nbytes)
+
+
+class EveryColumnPooler(SpatialPoolerTransformer):
+    """A Spatial Pooler whose transform activates every column."""
+
+    def transform(self, X):
+        return np.ones((X.shape[0], self.n_columns_), dtype=np.uint8)
+
+
+def test_other_spatial_poolers_go_through_their_transform(digits):
+    """The fused pass computes SpatialPoolerTransformer's own transform; any other
+    pooler (here a subclass that changes it) is called on the patches."""
+    X = digits[0][:70]
+    psp = PatchSpatialPooler(EveryColumnPooler(column_shape=16), patch_shape=3, pool_grid=(2, 3),
+                             random_state=0).fit(X)
+    F = psp.transform(X).reshape(70, 2, 3, 16)
+    # 6 x 6 patch positions in 2 x 3 regions of 3 x 2 patches, every column active.
+    assert np.all(F == 6)
