@@ -6,19 +6,16 @@ import warnings
 
 import scipy.sparse as sp
 
-from . import _temporal_memory
 from ._version import __version__
 from .exceptions import InconsistentVersionWarning
 
 # Fitted state is pickled as plain types only (numpy arrays, python scalars,
 # tuples, dicts, numpy random states), so that skops.io can load it without
-# trusting anything but the estimators' own classes. Sparse matrices and the
-# Temporal Memory's internal containers become tagged dicts of arrays.
+# trusting anything but the estimators' own classes. Sparse matrices become
+# tagged dicts of arrays; an estimator's own containers are its business: keep
+# them plain (e.g. the Temporal Memory keeps a dict of arrays).
 _SPARSE_TAG = "__skhtm_sparse__"
-_OBJECT_TAG = "__skhtm_object__"
 _SPARSE_TYPES = {"csr_matrix": sp.csr_matrix, "csr_array": sp.csr_array}
-_OBJECT_TYPES = {"Connections": _temporal_memory.Connections,
-                 "StreamState": _temporal_memory.StreamState}
 
 
 def _map_items(value, func):
@@ -38,8 +35,6 @@ def _encode(value):
         return {_SPARSE_TAG: type(value).__name__, "data": value.data,
                 "indices": value.indices, "indptr": value.indptr,
                 "shape": tuple(int(n) for n in value.shape)}
-    if type(value) in _OBJECT_TYPES.values():
-        return {_OBJECT_TAG: type(value).__name__, "state": _map_items(vars(value), _encode)}
     return _map_items(value, _encode)
 
 
@@ -50,11 +45,6 @@ def _decode(value):
         # The constructor may pick another index dtype: keep the saved arrays.
         matrix.indices, matrix.indptr = value["indices"], value["indptr"]
         return matrix
-    if type(value) is dict and _OBJECT_TAG in value:
-        cls = _OBJECT_TYPES[value[_OBJECT_TAG]]
-        obj = cls.__new__(cls)
-        obj.__dict__.update(_map_items(value["state"], _decode))
-        return obj
     return _map_items(value, _decode)
 
 
@@ -62,10 +52,10 @@ class VersionedStateMixin:
     """Pickle state stamped with the skhtm version, made of skops-trusted types.
 
     Goes first in an estimator's bases. ``__getstate__`` adds
-    ``_skhtm_version`` and turns sparse matrices and skhtm's internal
-    containers into dicts of arrays; ``__setstate__`` rebuilds them and warns
-    with :class:`~skhtm.exceptions.InconsistentVersionWarning` when the state
-    was saved by another skhtm version. Works for pickle, joblib, copy and
+    ``_skhtm_version`` and turns sparse matrices into dicts of arrays;
+    ``__setstate__`` rebuilds them and warns with
+    :class:`~skhtm.exceptions.InconsistentVersionWarning` when the state was
+    saved by another skhtm version. Works for pickle, joblib, copy and
     ``skops.io`` alike.
     """
 

@@ -1,543 +1,702 @@
 """Temporal Memory kernels (BAMI "Temporal Memory Algorithm Details"; Hawkins & Ahmad 2016).
 
 Cells are numbered ``column * cells_per_column + i``. Distal segments live in
-flat arrays: segment ``s`` belongs to cell ``segment_cell[s]`` and has
-``width`` synapse slots, ``presynaptic_cell[s, j]`` (-1 for an empty slot) with
-``permanence[s, j]``. A synapse is identified by its flat slot id
+flat arrays: segment ``s`` belongs to cell ``segment_cell[s]`` (-1: a free
+slot) and has ``width`` synapse slots, ``presynaptic_cell[s, j]`` (-1 for an
+empty slot) with ``permanence[s, j]``. A synapse is named by its flat slot id
 ``s * width + j``.
 
-Segment activity needs, each step, the segments that have synapses from the
-few active cells; scanning every synapse would cost O(n_synapses) per step.
-So the connections keep a reverse index: row ``reverse_row[c]`` of
-``reverse`` lists the flat ids of the synapses whose presynaptic cell is
-``c`` (-1 for a hole left by a destroyed synapse), and ``reverse_pos`` gives
-each synapse's place in its row so that destroying it is O(1). Only cells
-that ever had a synapse out get a row (a few percent of the cells). Rows have
-a common width that grows by half when one overflows (the index is then
-rebuilt, which also closes holes).
+Segment activity needs, each step, the synapses that leave the few active
+cells; scanning every synapse would cost O(n_synapses) per step. So the
+synapses leaving each cell form a doubly linked list: ``cell_first_synapse[c]``
+is the first flat id of cell ``c``'s list (-1: none), ``synapse_next`` and
+``synapse_prev`` (same shape as ``presynaptic_cell``) chain the rest. Adding and
+removing a synapse is O(1) and the lists never run out of room.
 
-Learning is the online algorithm, one time step at a time (``learn_step``).
-Inference of many sequences in lock-step (``infer_sequences``) uses a CSR
-index of the connected synapses only (``connected_index``), which the
-estimator builds once per learning call.
+``counts`` holds the scalars of the model and of the stream (see the ``_N_*``
+indices below); ``rng_state`` the state of a small xorshift generator, seeded
+from the estimator's ``random_state``, so that learning is reproducible in
+compiled and pure-Python runs alike.
+
+Learning (:func:`learn_steps`) runs many steps per call and checks, at the
+start of each step, that the step cannot run out of segment slots or
+synapse slots; if it could, it returns before changing anything of that step,
+and the caller grows the arrays (:func:`grow_segments`, :func:`widen_segments`)
+and calls again from there. Inference (:func:`infer_sequences`) reads a CSR
+index of the connected synapses (:func:`connected_index`) and writes the
+requested output directly.
 """
 
 import numpy as np
 
+from ._jit import jit
+
 # A synapse whose permanence falls to this or below is destroyed (as in
 # Numenta's implementations, where permanences below ~0 are pruned).
-_PRUNE = 1e-6
-_EMPTY = np.zeros(0, np.int64)
-_ZERO, _ONE = np.float32(0.0), np.float32(1.0)
+PRUNE = np.float32(1e-6)
 
+# Indices into ``counts``.
+N_ALLOCATED = 0   # segment slots in use or freed so far (the high-water mark)
+N_FREE = 1        # free slots below the high-water mark, on the ``free_segments`` stack
+N_ACTIVE = 2      # active cells of the last step (``stream_active_cells``)
+N_WINNERS = 3     # winner cells of the last step (``stream_winner_cells``)
+N_TOUCHED = 4     # segments with a synapse from an active cell (``touched_segments``)
+ITERATION = 5     # time steps learned
+N_COUNTS = 6
 
-class Connections:
-    """Distal segments and synapses of a Temporal Memory, in flat arrays.
+# What learn_steps returns as its status.
+DONE, NEED_SEGMENTS, NEED_WIDTH = 0, 1, 2
 
-    Attributes
-    ----------
-    segment_cell : ndarray of int32, (capacity,)
-        Owner cell of each segment slot; -1 for a free slot.
-    segment_last_used : ndarray of int64, (capacity,)
-        Learning iteration at which the segment was last active or created
-        (for replacing the least recently used segment of a full cell).
-    presynaptic_cell : ndarray of int32, (capacity, width)
-    permanence : ndarray of float32, (capacity, width)
-    cell_n_segments : ndarray of int32, (n_cells,)
-    n_allocated : int
-        Segment slots in use or freed so far (the high-water mark).
-    """
-
-    def __init__(self, n_columns, cells_per_column, width, capacity=256):
-        self.n_columns = int(n_columns)
-        self.cells_per_column = int(cells_per_column)
-        self.n_cells = self.n_columns * self.cells_per_column
-        self.width = int(width)
-        self.segment_cell = np.full(capacity, -1, np.int32)
-        self.segment_last_used = np.zeros(capacity, np.int64)
-        self.presynaptic_cell = np.full((capacity, self.width), -1, np.int32)
-        self.permanence = np.zeros((capacity, self.width), np.float32)
-        self.cell_n_segments = np.zeros(self.n_cells, np.int32)
-        self.n_allocated = 0
-        self.free_segments = np.zeros(0, np.int64)
-        self.reverse_row = np.full(self.n_cells, -1, np.int32)
-        self.n_reverse_rows = 0
-        self.reverse = np.full((64, 8), -1, np.int32)
-        self.reverse_fill = np.zeros(64, np.int32)
-        self.reverse_pos = np.zeros((capacity, self.width), np.int32)
-
-    @property
-    def n_segments(self):
-        return int(np.count_nonzero(self.segment_cell[:self.n_allocated] >= 0))
-
-    @property
-    def n_synapses(self):
-        return int(np.count_nonzero(self.presynaptic_cell[:self.n_allocated] >= 0))
-
-    @property
-    def nbytes(self):
-        return sum(a.nbytes for a in (
-            self.segment_cell, self.segment_last_used, self.presynaptic_cell,
-            self.permanence, self.cell_n_segments, self.free_segments, self.reverse_row,
-            self.reverse, self.reverse_fill, self.reverse_pos))
-
-
-class StreamState:
-    """What the Temporal Memory carries from one time step to the next."""
-
-    def __init__(self):
-        self.reset()
-
-    def reset(self):
-        empty = np.zeros(0, np.int64)
-        self.active_cells = empty
-        self.winner_cells = empty
-        self.active_segments = empty
-        self.matching_segments = empty
-        self.n_potential = np.zeros(0, np.int32)  # active potential synapses per segment
+# ``output`` and ``pooling`` codes of infer_sequences.
+ACTIVE_CELLS, PREDICTED_CELLS, PREDICTIVE_COLUMNS, ANOMALY = 0, 1, 2, 3
+PER_STEP, UNION, COUNT, MEAN = 0, 1, 2, 3
 
 
 # ---------------------------------------------------------------- storage
 
-def _grow_capacity(conn, needed):
-    capacity = conn.segment_cell.size
-    if needed <= capacity:
-        return
-    new = max(needed, 2 * capacity)
-    extra = new - capacity
-    conn.segment_cell = np.concatenate([conn.segment_cell, np.full(extra, -1, np.int32)])
-    conn.segment_last_used = np.concatenate([conn.segment_last_used,
-                                             np.zeros(extra, np.int64)])
-    w = conn.width
-    conn.presynaptic_cell = np.concatenate([conn.presynaptic_cell,
-                                            np.full((extra, w), -1, np.int32)])
-    conn.permanence = np.concatenate([conn.permanence, np.zeros((extra, w), np.float32)])
-    conn.reverse_pos = np.concatenate([conn.reverse_pos, np.zeros((extra, w), np.int32)])
+def new_model(n_cells, capacity, width, seed):
+    """Empty connections and a reset stream, as a dict of arrays."""
+    return {
+        "segment_cell": np.full(capacity, -1, np.int32),
+        "segment_last_used": np.zeros(capacity, np.int64),
+        "segment_n_synapses": np.zeros(capacity, np.int32),
+        "presynaptic_cell": np.full((capacity, width), -1, np.int32),
+        "permanence": np.zeros((capacity, width), np.float32),
+        "synapse_next": np.full((capacity, width), -1, np.int32),
+        "synapse_prev": np.full((capacity, width), -1, np.int32),
+        "cell_first_synapse": np.full(n_cells, -1, np.int32),
+        "cell_n_segments": np.zeros(n_cells, np.int32),
+        "free_segments": np.zeros(capacity, np.int32),
+        # The stream: what one step hands to the next.
+        "stream_active_cells": np.zeros(n_cells, np.int32),
+        "stream_winner_cells": np.zeros(n_cells, np.int32),
+        "segment_n_connected": np.zeros(capacity, np.int32),
+        "segment_n_potential": np.zeros(capacity, np.int32),
+        "touched_segments": np.zeros(capacity, np.int32),
+        "counts": np.zeros(N_COUNTS, np.int64),
+        "rng_state": np.array([seed], np.int64),
+    }
 
 
-def _widen(conn, width):
-    """Give every segment ``width`` synapse slots (flat ids change: reindex)."""
-    pad = width - conn.width
-    n = conn.segment_cell.size
-    conn.presynaptic_cell = np.hstack([conn.presynaptic_cell, np.full((n, pad), -1, np.int32)])
-    conn.permanence = np.hstack([conn.permanence, np.zeros((n, pad), np.float32)])
-    conn.reverse_pos = np.zeros((n, width), np.int32)
-    conn.width = width
-    rebuild_reverse_index(conn)
+# Per-segment arrays and the value of a free slot.
+_SEGMENT_ARRAYS = {"segment_cell": -1, "segment_last_used": 0, "segment_n_synapses": 0,
+                   "presynaptic_cell": -1, "permanence": 0, "synapse_next": -1,
+                   "synapse_prev": -1, "free_segments": 0, "segment_n_connected": 0,
+                   "segment_n_potential": 0, "touched_segments": 0}
 
 
-def rebuild_reverse_index(conn, min_width=8):
-    """Rebuild ``reverse`` from the synapse arrays, closing holes."""
-    flat = conn.presynaptic_cell.ravel()
-    ids = np.flatnonzero(flat >= 0)
-    cells = flat[ids]
-    counts = np.bincount(cells, minlength=conn.n_cells)
-    # Rows for the cells that have one already and for any new ones, in cell order.
-    has_row = (conn.reverse_row >= 0) | (counts > 0)
-    row_cells = np.flatnonzero(has_row)
-    conn.reverse_row = np.full(conn.n_cells, -1, np.int32)
-    conn.reverse_row[row_cells] = np.arange(row_cells.size)
-    conn.n_reverse_rows = row_cells.size
-    top = int(counts.max()) if counts.size else 0
-    width = max(min_width, -(-3 * top // 16) * 8)  # 1.5 * top, a multiple of 8
-    order = np.argsort(cells, kind="stable")
-    cells, ids = cells[order], ids[order]
-    rank = _rank_in_groups(cells)
-    n_rows = max(64, 2 * row_cells.size)
-    conn.reverse = np.full((n_rows, width), -1, np.int32)
-    rows = conn.reverse_row[cells]
-    conn.reverse[rows, rank] = ids
-    conn.reverse_fill = np.zeros(n_rows, np.int32)
-    conn.reverse_fill[:row_cells.size] = counts[row_cells]
-    conn.reverse_pos.ravel()[ids] = rank
+def grow_segments(model, capacity):
+    """A copy of ``model`` with ``capacity`` segment slots (new arrays: the
+    original is untouched, so a MemoryError here changes nothing)."""
+    out = dict(model)
+    for name, fill in _SEGMENT_ARRAYS.items():
+        old = model[name]
+        new = np.full((capacity,) + old.shape[1:], fill, old.dtype)
+        new[:old.shape[0]] = old
+        out[name] = new
+    return out
 
 
-def _run_starts(sorted_keys):
-    """Mask of the first element of each run of equal keys (np.r_ is slow)."""
-    first = np.empty(sorted_keys.size, bool)
-    first[:1] = True
-    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=first[1:])
-    return first
+def widen_segments(model, width):
+    """A copy of ``model`` whose segments have ``width`` synapse slots (flat
+    synapse ids change, so the cells' synapse lists are rebuilt)."""
+    out = dict(model)
+    capacity, old_width = model["presynaptic_cell"].shape
+    for name, fill in (("presynaptic_cell", -1), ("permanence", 0)):
+        new = np.full((capacity, width), fill, model[name].dtype)
+        new[:, :old_width] = model[name]
+        out[name] = new
+    out["synapse_next"] = np.full((capacity, width), -1, np.int32)
+    out["synapse_prev"] = np.full((capacity, width), -1, np.int32)
+    out["cell_first_synapse"] = np.full(model["cell_first_synapse"].size, -1, np.int32)
+    link_all_synapses(out["presynaptic_cell"], out["synapse_next"], out["synapse_prev"],
+                      out["cell_first_synapse"])
+    return out
 
 
-def _unique_sorted(values):
-    """np.unique for small int arrays (np.unique's overhead dominates there)."""
-    values = np.sort(values)
-    return values[_run_starts(values)]
+@jit
+def link_all_synapses(presynaptic_cell, synapse_next, synapse_prev, cell_first_synapse):
+    """Build every cell's synapse list from ``presynaptic_cell`` (lists empty)."""
+    capacity, width = presynaptic_cell.shape
+    for s in range(capacity - 1, -1, -1):
+        for j in range(width - 1, -1, -1):
+            if presynaptic_cell[s, j] >= 0:
+                _link(s * width + j, presynaptic_cell[s, j], synapse_next, synapse_prev,
+                      cell_first_synapse)
 
 
-def _rank_in_groups(sorted_keys):
-    """0, 1, 2, ... within each run of equal keys of a sorted array."""
-    n = sorted_keys.size
-    if n == 0:
-        return np.zeros(0, np.int64)
-    starts = _run_starts(sorted_keys).nonzero()[0]
-    return np.arange(n) - np.repeat(starts, np.diff(starts, append=n))
+@jit
+def _link(synapse, cell, synapse_next, synapse_prev, cell_first_synapse):
+    """Put ``synapse`` at the head of ``cell``'s list."""
+    width = synapse_next.shape[1]
+    head = cell_first_synapse[cell]
+    synapse_next[synapse // width, synapse % width] = head
+    synapse_prev[synapse // width, synapse % width] = -1
+    if head >= 0:
+        synapse_prev[head // width, head % width] = synapse
+    cell_first_synapse[cell] = synapse
 
 
-def _index_synapses(conn, ids, cells):
-    """Add synapses (flat ids, presynaptic cells) to the reverse index."""
-    new = _unique_sorted(cells[conn.reverse_row[cells] < 0])
-    if new.size:
-        if conn.n_reverse_rows + new.size > conn.reverse.shape[0]:
-            rebuild_reverse_index(conn, conn.reverse.shape[1])  # makes the new rows too
-            return
-        conn.reverse_row[new] = np.arange(conn.n_reverse_rows, conn.n_reverse_rows + new.size)
-        conn.n_reverse_rows += new.size
-    rows = conn.reverse_row[cells]
-    order = np.argsort(rows, kind="stable")
-    rows, ids = rows[order], ids[order]
-    pos = conn.reverse_fill[rows] + _rank_in_groups(rows)
-    if pos.size and pos.max() >= conn.reverse.shape[1]:
-        rebuild_reverse_index(conn, conn.reverse.shape[1])
-        return
-    conn.reverse[rows, pos] = ids
-    conn.reverse_pos.ravel()[ids] = pos
-    np.maximum.at(conn.reverse_fill, rows, (pos + 1).astype(np.int32))
+@jit
+def _destroy_synapse(s, j, presynaptic_cell, permanence, synapse_next, synapse_prev,
+                     cell_first_synapse, segment_n_synapses):
+    width = presynaptic_cell.shape[1]
+    nxt = synapse_next[s, j]
+    prv = synapse_prev[s, j]
+    if prv >= 0:
+        synapse_next[prv // width, prv % width] = nxt
+    else:
+        cell_first_synapse[presynaptic_cell[s, j]] = nxt
+    if nxt >= 0:
+        synapse_prev[nxt // width, nxt % width] = prv
+    synapse_next[s, j] = -1
+    synapse_prev[s, j] = -1
+    presynaptic_cell[s, j] = -1
+    permanence[s, j] = 0.0
+    segment_n_synapses[s] -= 1
 
 
-def destroy_synapses(conn, ids):
-    """Destroy synapses given by flat id (distinct, all existing)."""
-    if not ids.size:
-        return
-    flat = conn.presynaptic_cell.ravel()
-    cells = flat[ids]
-    conn.reverse[conn.reverse_row[cells], conn.reverse_pos.ravel()[ids]] = -1
-    flat[ids] = -1
-    conn.permanence.ravel()[ids] = 0.0
+@jit
+def _destroy_segment(s, segment_cell, segment_n_synapses, presynaptic_cell, permanence,
+                     synapse_next, synapse_prev, cell_first_synapse, cell_n_segments,
+                     free_segments, counts):
+    for j in range(presynaptic_cell.shape[1]):
+        if presynaptic_cell[s, j] >= 0:
+            _destroy_synapse(s, j, presynaptic_cell, permanence, synapse_next, synapse_prev,
+                             cell_first_synapse, segment_n_synapses)
+    cell_n_segments[segment_cell[s]] -= 1
+    segment_cell[s] = -1
+    free_segments[counts[N_FREE]] = s
+    counts[N_FREE] += 1
 
 
-def destroy_segments(conn, segments):
-    """Destroy segments (distinct) and all their synapses."""
-    if not segments.size:
-        return
-    rows = conn.presynaptic_cell[segments]
-    r, j = np.nonzero(rows >= 0)
-    destroy_synapses(conn, segments[r] * conn.width + j)
-    np.subtract.at(conn.cell_n_segments, conn.segment_cell[segments], 1)
-    conn.segment_cell[segments] = -1
-    conn.free_segments = np.concatenate([conn.free_segments, segments])
+@jit
+def _random_below(rng, n):
+    """A random integer in [0, n) from the xorshift32 state ``rng[0]`` (never 0).
 
-
-def create_segments(conn, cells, iteration, max_segments_per_cell):
-    """One new segment on each of ``cells`` (distinct); returns their ids.
-
-    A cell that already has ``max_segments_per_cell`` segments first loses its
-    least recently used one.
+    32-bit values in int64 arithmetic: nothing overflows, so compiled and
+    pure-Python runs draw the same numbers.
     """
-    full = cells[conn.cell_n_segments[cells] >= max_segments_per_cell]
-    if full.size:
-        owner = conn.segment_cell[:conn.n_allocated]
-        candidates = np.flatnonzero(np.isin(owner, full))
-        order = np.lexsort((candidates, conn.segment_last_used[candidates], owner[candidates]))
-        candidates = candidates[order]
-        first = _run_starts(owner[candidates])
-        destroy_segments(conn, candidates[first])
-    k = cells.size
-    reuse = conn.free_segments[:k]
-    conn.free_segments = conn.free_segments[k:]
-    fresh = np.arange(conn.n_allocated, conn.n_allocated + k - reuse.size)
-    conn.n_allocated += fresh.size
-    _grow_capacity(conn, conn.n_allocated)
-    segments = np.concatenate([reuse, fresh]).astype(np.int64)
-    conn.segment_cell[segments] = cells
-    conn.segment_last_used[segments] = iteration
-    np.add.at(conn.cell_n_segments, cells, 1)
-    return segments
+    x = rng[0]
+    x ^= (x << 13) & 0xFFFFFFFF
+    x ^= x >> 17
+    x ^= (x << 5) & 0xFFFFFFFF
+    rng[0] = x
+    return (x * n) >> 32
 
 
 # ---------------------------------------------------------------- learning
 
-def segment_activity(conn, active_cells, connected_permanence):
-    """Active connected and active potential synapses of every segment.
-
-    Returns two arrays of length ``n_allocated`` (counts, possibly as floats).
-    """
-    n = conn.n_allocated
-    rows = conn.reverse_row[active_cells]
-    rows = rows[rows >= 0]  # most cells of a bursting column have no synapses out
-    if not rows.size or n == 0:
-        zero = np.zeros(n, np.intp)
-        return zero, zero
-    ids = conn.reverse[rows, :int(conn.reverse_fill[rows].max())].ravel()
-    # Holes (-1) fall in bin 0, which is dropped; their permanence lookup
-    # (the last slot) is harmless for the same reason.
-    bins = ids // conn.width + 1
-    n_potential = np.bincount(bins, minlength=n + 1)[1:]
-    connected = conn.permanence.ravel()[ids] >= connected_permanence
-    n_connected = np.bincount(bins, weights=connected, minlength=n + 1)[1:]
-    return n_connected, n_potential
-
-
-def adapt_segments(conn, segments, prev_active_mask, increment, decrement):
-    """Hebbian update: synapses from previously active cells gain ``increment``,
-    the others lose ``decrement``. Synapses at zero are destroyed, and so are
-    segments left without synapses.
-
-    ``prev_active_mask`` has ``n_cells + 1`` entries, the last one False, so
-    that empty slots (-1) read as inactive: they only ever lose permanence,
-    and stay at 0.
-    """
-    if not segments.size:
-        return
-    presyn = conn.presynaptic_cell[segments]
-    perm = conn.permanence[segments]
-    # A table lookup is cheaper than np.where at this size (~1k synapses).
-    delta = np.array([-decrement, increment], np.float32)
-    perm += delta[prev_active_mask[presyn].view(np.uint8)]
-    np.minimum(perm, _ONE, out=perm)
-    np.maximum(perm, _ZERO, out=perm)
-    conn.permanence[segments] = perm
-    dead = perm <= _PRUNE
-    dead &= presyn >= 0
-    if dead.any():
-        r, j = np.nonzero(dead)
-        destroy_synapses(conn, segments[r] * conn.width + j)
-        empty = ~(conn.presynaptic_cell[segments] >= 0).any(axis=1)
-        destroy_segments(conn, segments[empty])
-
-
-def grow_synapses(conn, segments, n_desired, candidates, initial_permanence,
-                  max_synapses_per_segment, rng):
-    """Grow up to ``n_desired[i]`` new synapses on ``segments[i]`` to a random
-    sample of ``candidates`` (sorted previous winner cells) it is not yet
-    connected to. A full segment first loses its weakest synapses."""
-    keep = n_desired > 0
-    segments, n_desired = segments[keep], n_desired[keep]
-    if not segments.size or not candidates.size:
-        return
-    n_seg, n_cand = segments.size, candidates.size
-    presyn = conn.presynaptic_cell[segments]
-    exists = presyn >= 0
-    where = np.minimum(np.searchsorted(candidates, presyn), n_cand - 1)
-    present_hit = exists & (candidates[where] == presyn)
-    present = np.zeros((n_seg, n_cand), bool)
-    r, j = np.nonzero(present_hit)
-    present[r, where[r, j]] = True
-    n_new = np.minimum(np.minimum(n_desired, n_cand - present.sum(axis=1)),
-                       max_synapses_per_segment)
-    if not n_new.any():
-        return
-    keys = rng.random((n_seg, n_cand))
-    keys[present] = 2.0
-    chosen = np.argsort(keys, axis=1)
-    take = np.arange(n_cand) < n_new[:, None]
-    rows, ranks = np.nonzero(take)
-    new_cells = candidates[chosen[rows, ranks]]
-
-    n_existing = exists.sum(axis=1)
-    if (n_existing + n_new > conn.width).any() and conn.width < max_synapses_per_segment:
-        need = int((n_existing + n_new).max())
-        width = conn.width
-        while width < need:
-            width *= 2
-        _widen(conn, min(width, max_synapses_per_segment))
-        exists = conn.presynaptic_cell[segments] >= 0
-    # Free slots first, then the weakest existing synapses.
-    slot_key = np.where(exists, conn.permanence[segments], np.float32(-1.0))
-    slots = np.argsort(slot_key, axis=1, kind="stable")[rows, ranks]
-    ids = segments[rows] * conn.width + slots
-    replaced = exists[rows, slots]
-    destroy_synapses(conn, ids[replaced])
-    conn.presynaptic_cell.ravel()[ids] = new_cells
-    conn.permanence.ravel()[ids] = initial_permanence
-    _index_synapses(conn, ids, new_cells)
-
-
-def learn_step(conn, state, columns, p, rng, iteration, learn=True):
-    """One time step of the Temporal Memory on the active ``columns`` (sorted).
-
-    Activates cells (predicted cells of active columns, or the whole column
-    when nothing predicted it: bursting), chooses winner cells, learns on the
-    segments that predicted correctly or best matched a bursting column,
-    grows segments and synapses to the previous winner cells, punishes
-    segments that predicted wrongly, then computes the segments' activity for
-    the next step. ``p`` holds the estimator's parameters. Updates ``state``
-    in place and returns the step's outputs as a dict.
-    """
-    cpc = conn.cells_per_column
-    n_columns = conn.n_columns
-    seg_cell = conn.segment_cell
-    column_active = np.zeros(n_columns, bool)
-    column_active[columns] = True
-
-    act_segs = state.active_segments
-    act_cells = seg_cell[act_segs]
-    on = column_active[act_cells // cpc]
-    correct_segs = act_segs[on]
-    correct_cells = _unique_sorted(act_cells[on])
-    predicted = np.zeros(n_columns, bool)
-    predicted[correct_cells // cpc] = True
-    bursting = columns[~predicted[columns]]
-    match = state.matching_segments
-    match_cols = seg_cell[match] // cpc
-
-    if bursting.size:
-        offsets = np.arange(cpc)
-        burst_cells = (bursting[:, None] * cpc + offsets).ravel()
-        active_cells = np.concatenate([correct_cells, burst_cells])
-        # Best matching segment of each bursting column.
-        column_bursting = np.zeros(n_columns, bool)
-        column_bursting[bursting] = True
-        sel = column_bursting[match_cols]
-        cand, cand_cols = match[sel], match_cols[sel]
-        if cand.size:
-            order = np.lexsort((cand, -state.n_potential[cand], cand_cols))
-            cand, cand_cols = cand[order], cand_cols[order]
-            first = _run_starts(cand_cols)
-            best_segs = cand[first]
-            has_match = np.zeros(n_columns, bool)
-            has_match[cand_cols[first]] = True
-            unmatched = bursting[~has_match[bursting]]
+@jit
+def _adapt_segment(s, prev_active, increment, decrement, segment_cell, segment_n_synapses,
+                   presynaptic_cell, permanence, synapse_next, synapse_prev,
+                   cell_first_synapse, cell_n_segments, free_segments, counts):
+    """Hebbian update of segment ``s``: synapses from previously active cells
+    gain ``increment``, the others lose ``decrement``; synapses at ~0 are
+    destroyed, and so is the segment when none is left."""
+    one = np.float32(1.0)
+    zero = np.float32(0.0)
+    for j in range(presynaptic_cell.shape[1]):
+        cell = presynaptic_cell[s, j]
+        if cell < 0:
+            continue
+        if prev_active[cell]:
+            p = permanence[s, j] + increment
         else:
-            best_segs = _EMPTY
-            unmatched = bursting
-        # Least used cell of each unmatched bursting column, ties broken at random.
-        pool = unmatched[:, None] * cpc + offsets
-        use = conn.cell_n_segments[pool] + rng.random(pool.shape)
-        new_cells = pool[np.arange(unmatched.size), np.argmin(use, axis=1)]
-        winner_cells = np.concatenate([correct_cells, seg_cell[best_segs], new_cells])
+            p = permanence[s, j] - decrement
+        p = min(max(p, zero), one)
+        if p <= PRUNE:
+            _destroy_synapse(s, j, presynaptic_cell, permanence, synapse_next, synapse_prev,
+                             cell_first_synapse, segment_n_synapses)
+        else:
+            permanence[s, j] = p
+    if segment_n_synapses[s] == 0:
+        _destroy_segment(s, segment_cell, segment_n_synapses, presynaptic_cell, permanence,
+                         synapse_next, synapse_prev, cell_first_synapse, cell_n_segments,
+                         free_segments, counts)
+
+
+@jit
+def _create_segment(cell, iteration, max_segments_per_cell, segment_cell, segment_last_used,
+                    segment_n_synapses, presynaptic_cell, permanence, synapse_next,
+                    synapse_prev, cell_first_synapse, cell_n_segments, free_segments, counts):
+    """A new segment on ``cell``; a full cell first loses its least recently
+    used segment (the lowest id among equals)."""
+    if cell_n_segments[cell] >= max_segments_per_cell:
+        oldest = -1
+        for s in range(counts[N_ALLOCATED]):
+            if segment_cell[s] == cell and (
+                    oldest < 0 or segment_last_used[s] < segment_last_used[oldest]):
+                oldest = s
+        _destroy_segment(oldest, segment_cell, segment_n_synapses, presynaptic_cell,
+                         permanence, synapse_next, synapse_prev, cell_first_synapse,
+                         cell_n_segments, free_segments, counts)
+    if counts[N_FREE] > 0:
+        counts[N_FREE] -= 1
+        s = free_segments[counts[N_FREE]]
     else:
-        active_cells = winner_cells = correct_cells
-        best_segs = new_cells = _EMPTY
-
-    if learn:
-        prev_active = np.zeros(conn.n_cells + 1, bool)
-        prev_active[state.active_cells] = True
-        learning = np.concatenate([correct_segs, best_segs]) if best_segs.size else correct_segs
-        n_grow = p.max_new_synapse_count - state.n_potential[learning]
-        if p.predicted_segment_decrement > 0 and match.size:
-            wrong = match[~column_active[match_cols]]
-            adapt_segments(conn, wrong, prev_active, -p.predicted_segment_decrement, 0.0)
-        adapt_segments(conn, learning, prev_active, p.permanence_increment,
-                       p.permanence_decrement)
-        prev_winners = state.winner_cells
-        if prev_winners.size:
-            if new_cells.size:
-                new_segs = create_segments(conn, new_cells, iteration, p.max_segments_per_cell)
-                learning = np.concatenate([learning, new_segs])
-                n_grow = np.concatenate([
-                    n_grow, np.full(new_segs.size, min(p.max_new_synapse_count,
-                                                       prev_winners.size))])
-            if (n_grow > 0).any():
-                grow_synapses(conn, learning, n_grow, np.sort(prev_winners),
-                              p.initial_permanence, p.max_synapses_per_segment, rng)
-
-    n_connected, n_potential = segment_activity(conn, active_cells, p.connected_permanence)
-    active_segments = (n_connected >= p.activation_threshold).nonzero()[0]
-    if learn:
-        conn.segment_last_used[active_segments] = iteration
-    out = {
-        "active_cells": active_cells,
-        "winner_cells": winner_cells,
-        "predicted_cells": correct_cells,
-        "anomaly": float(raw_anomaly(bursting.size, columns.size)),
-    }
-    state.active_cells = active_cells
-    state.winner_cells = winner_cells
-    state.active_segments = active_segments
-    state.matching_segments = (n_potential >= p.min_threshold).nonzero()[0]
-    state.n_potential = n_potential
-    return out
+        s = counts[N_ALLOCATED]
+        counts[N_ALLOCATED] += 1
+    segment_cell[s] = cell
+    segment_last_used[s] = iteration
+    cell_n_segments[cell] += 1
+    return s
 
 
-def raw_anomaly(n_unpredicted, n_active):
-    """Fraction of the active columns that were not predicted (0 for no input)."""
-    n_active = np.asarray(n_active)
-    return np.where(n_active > 0, n_unpredicted / np.maximum(n_active, 1), 0.0)
+@jit
+def _grow_synapses(s, n_desired, prev_winners, n_prev_winners, cell_mark, rng,
+                   initial_permanence, max_synapses_per_segment, presynaptic_cell,
+                   permanence, synapse_next, synapse_prev, cell_first_synapse,
+                   segment_n_synapses, candidates, slots):
+    """Grow up to ``n_desired`` synapses on segment ``s`` to a random sample of
+    the previous winner cells it has none from. Free slots are used first
+    (lowest index first); a segment at ``max_synapses_per_segment`` replaces
+    its weakest synapses (lowest permanence, then lowest index)."""
+    width = presynaptic_cell.shape[1]
+    for j in range(width):
+        if presynaptic_cell[s, j] >= 0:
+            cell_mark[presynaptic_cell[s, j]] = True
+    n_candidates = 0
+    for i in range(n_prev_winners):
+        if not cell_mark[prev_winners[i]]:
+            candidates[n_candidates] = prev_winners[i]
+            n_candidates += 1
+    for j in range(width):
+        if presynaptic_cell[s, j] >= 0:
+            cell_mark[presynaptic_cell[s, j]] = False
+    limit = min(max_synapses_per_segment, width)
+    n_new = min(n_desired, n_candidates, limit)
+    if n_new <= 0:
+        return
+    # Slots: free ones first, then the weakest existing synapses.
+    n_existing = segment_n_synapses[s]
+    n_replace = max(0, n_existing + n_new - limit)
+    n_slots = 0
+    for j in range(width):
+        if n_slots == n_new - n_replace:
+            break
+        if presynaptic_cell[s, j] < 0:
+            slots[n_slots] = j
+            n_slots += 1
+    for _ in range(n_replace):
+        weakest = -1
+        for j in range(width):
+            if presynaptic_cell[s, j] >= 0 and (
+                    weakest < 0 or permanence[s, j] < permanence[s, weakest]):
+                weakest = j
+        _destroy_synapse(s, weakest, presynaptic_cell, permanence, synapse_next,
+                         synapse_prev, cell_first_synapse, segment_n_synapses)
+        slots[n_slots] = weakest
+        n_slots += 1
+    # A uniform random sample of n_new candidates (partial Fisher-Yates).
+    for k in range(n_new):
+        r = k + _random_below(rng, n_candidates - k)
+        cell = candidates[r]
+        candidates[r] = candidates[k]
+        candidates[k] = cell
+        j = slots[k]
+        presynaptic_cell[s, j] = cell
+        permanence[s, j] = initial_permanence
+        segment_n_synapses[s] += 1
+        _link(s * width + j, cell, synapse_next, synapse_prev, cell_first_synapse)
+
+
+@jit
+def _reset_stream(segment_n_connected, segment_n_potential, touched_segments, counts):
+    for i in range(counts[N_TOUCHED]):
+        segment_n_connected[touched_segments[i]] = 0
+        segment_n_potential[touched_segments[i]] = 0
+    counts[N_TOUCHED] = 0
+    counts[N_ACTIVE] = 0
+    counts[N_WINNERS] = 0
+
+
+@jit
+def learn_steps(columns, step_start, reset_before, first, stop, reset_after,
+                segment_cell, segment_last_used, segment_n_synapses, presynaptic_cell,
+                permanence, synapse_next, synapse_prev, cell_first_synapse, cell_n_segments,
+                free_segments, stream_active_cells, stream_winner_cells, segment_n_connected,
+                segment_n_potential, touched_segments, counts, rng_state,
+                int_params, float_params, anomaly):
+    """Learn time steps ``first .. stop - 1`` with the online Temporal Memory.
+
+    Step ``t`` has the active columns ``columns[step_start[t]:step_start[t + 1]]``
+    (sorted); the stream is reset before it where ``reset_before[t]``, and after
+    the last step if ``reset_after``. Each step activates cells (the predicted
+    cells of an active column, or the whole column when none was predicted:
+    bursting), chooses winner cells, punishes the matching segments of inactive
+    columns, reinforces the segments that predicted correctly and the best
+    matching segment of each bursting column, grows new segments and synapses
+    to the previous winner cells, and computes the segments' activity for the
+    next step. ``anomaly[t]`` receives the raw anomaly of step ``t``, scored
+    before it is learned.
+
+    ``int_params`` is (cells_per_column, activation_threshold, min_threshold,
+    max_new_synapse_count, max_segments_per_cell, max_synapses_per_segment);
+    ``float_params`` (float32) is (initial_permanence, connected_permanence,
+    permanence_increment, permanence_decrement, predicted_segment_decrement).
+
+    Returns
+    -------
+    done : int
+        The first step not learned (``stop`` when all were).
+    status : int
+        ``DONE``, or ``NEED_SEGMENTS`` / ``NEED_WIDTH`` when step ``done`` could
+        run out of segment slots / synapse slots: nothing of it was changed.
+    """
+    cells_per_column = int_params[0]
+    activation_threshold = int_params[1]
+    min_threshold = int_params[2]
+    max_new_synapse_count = int_params[3]
+    max_segments_per_cell = int_params[4]
+    max_synapses_per_segment = int_params[5]
+    initial_permanence = float_params[0]
+    connected_permanence = float_params[1]
+    permanence_increment = float_params[2]
+    permanence_decrement = float_params[3]
+    predicted_segment_decrement = float_params[4]
+
+    n_cells = cell_n_segments.shape[0]
+    n_columns = n_cells // cells_per_column
+    capacity, width = presynaptic_cell.shape
+    # Scratch: marks are cleared after each use.
+    column_active = np.zeros(n_columns, np.bool_)
+    column_predicted = np.zeros(n_columns, np.bool_)
+    column_best = np.full(n_columns, -1, np.int64)
+    prev_active = np.zeros(n_cells, np.bool_)
+    cell_mark = np.zeros(n_cells, np.bool_)
+    active_cells = np.empty(n_cells, np.int32)
+    winner_cells = np.empty(n_cells, np.int32)
+    new_cells = np.empty(n_columns, np.int32)
+    learning = np.empty(capacity + n_columns, np.int64)
+    n_grow = np.empty(capacity + n_columns, np.int64)
+    candidates = np.empty(n_cells, np.int32)
+    slots = np.empty(width, np.int64)
+    rng = np.empty(1, np.int64)
+
+    for t in range(first, stop):
+        lo = step_start[t]
+        hi = step_start[t + 1]
+        n_active_columns = hi - lo
+        # ---- Can this step run out of room? (Nothing is changed before this.)
+        if counts[N_FREE] + capacity - counts[N_ALLOCATED] < n_active_columns:
+            return t, NEED_SEGMENTS
+        if not reset_before[t] and width < min(max_synapses_per_segment, n_cells):
+            for i in range(counts[N_TOUCHED]):
+                s = touched_segments[i]
+                if segment_n_connected[s] >= activation_threshold or \
+                        segment_n_potential[s] >= min_threshold:
+                    grow = max(0, max_new_synapse_count - segment_n_potential[s])
+                    if segment_n_synapses[s] + grow > width:
+                        return t, NEED_WIDTH
+        if reset_before[t]:
+            _reset_stream(segment_n_connected, segment_n_potential, touched_segments, counts)
+        rng[0] = rng_state[0]
+        iteration = counts[ITERATION] + 1
+
+        # ---- Activate cells: the predicted cells of active columns ...
+        for i in range(lo, hi):
+            column_active[columns[i]] = True
+        n_learning = 0
+        n_active = 0
+        for i in range(counts[N_TOUCHED]):
+            s = touched_segments[i]
+            if segment_n_connected[s] >= activation_threshold:
+                cell = segment_cell[s]
+                if column_active[cell // cells_per_column]:
+                    learning[n_learning] = s  # a correct prediction: reinforce it
+                    n_learning += 1
+                    if not cell_mark[cell]:
+                        cell_mark[cell] = True
+                        active_cells[n_active] = cell
+                        n_active += 1
+        active_cells[:n_active].sort()
+        n_winners = 0
+        for i in range(n_active):
+            cell_mark[active_cells[i]] = False
+            column_predicted[active_cells[i] // cells_per_column] = True
+            winner_cells[n_winners] = active_cells[i]
+            n_winners += 1
+        n_correct_segments = n_learning
+        # ... or the whole column (bursting), whose best matching segment learns.
+        n_bursting = 0
+        for i in range(lo, hi):
+            if not column_predicted[columns[i]]:
+                n_bursting += 1
+                for k in range(cells_per_column):
+                    active_cells[n_active] = columns[i] * cells_per_column + k
+                    n_active += 1
+        for i in range(counts[N_TOUCHED]):
+            s = touched_segments[i]
+            if segment_n_potential[s] >= min_threshold:
+                column = segment_cell[s] // cells_per_column
+                if column_active[column] and not column_predicted[column]:
+                    best = column_best[column]
+                    if best < 0 or segment_n_potential[s] > segment_n_potential[best] or (
+                            segment_n_potential[s] == segment_n_potential[best] and s < best):
+                        column_best[column] = s
+        for i in range(n_correct_segments):
+            n_grow[i] = max_new_synapse_count - segment_n_potential[learning[i]]
+        n_new_cells = 0
+        for i in range(lo, hi):
+            column = columns[i]
+            if column_predicted[column]:
+                continue
+            best = column_best[column]
+            if best >= 0:
+                learning[n_learning] = best
+                n_grow[n_learning] = max_new_synapse_count - segment_n_potential[best]
+                n_learning += 1
+                winner_cells[n_winners] = segment_cell[best]
+            else:
+                # The least used cell of the column, ties broken at random.
+                first_cell = column * cells_per_column
+                fewest = cell_n_segments[first_cell]
+                n_ties = 0
+                for k in range(cells_per_column):
+                    used = cell_n_segments[first_cell + k]
+                    if used < fewest:
+                        fewest = used
+                        n_ties = 1
+                    elif used == fewest:
+                        n_ties += 1
+                pick = _random_below(rng, n_ties) if n_ties > 1 else 0
+                for k in range(cells_per_column):
+                    if cell_n_segments[first_cell + k] == fewest:
+                        if pick == 0:
+                            winner_cells[n_winners] = first_cell + k
+                            break
+                        pick -= 1
+                new_cells[n_new_cells] = winner_cells[n_winners]
+                n_new_cells += 1
+            n_winners += 1
+        anomaly[t] = n_bursting / n_active_columns if n_active_columns > 0 else 0.0
+
+        # ---- Learn.
+        n_prev_active = counts[N_ACTIVE]
+        n_prev_winners = counts[N_WINNERS]
+        for i in range(n_prev_active):
+            prev_active[stream_active_cells[i]] = True
+        if predicted_segment_decrement > 0:
+            # Matching segments of inactive columns predicted wrongly.
+            for i in range(counts[N_TOUCHED]):
+                s = touched_segments[i]
+                if segment_n_potential[s] >= min_threshold and segment_cell[s] >= 0 and \
+                        not column_active[segment_cell[s] // cells_per_column]:
+                    _adapt_segment(s, prev_active, -predicted_segment_decrement,
+                                   np.float32(0.0), segment_cell, segment_n_synapses,
+                                   presynaptic_cell, permanence, synapse_next, synapse_prev,
+                                   cell_first_synapse, cell_n_segments, free_segments, counts)
+        for i in range(n_learning):
+            _adapt_segment(learning[i], prev_active, permanence_increment,
+                           permanence_decrement, segment_cell, segment_n_synapses,
+                           presynaptic_cell, permanence, synapse_next, synapse_prev,
+                           cell_first_synapse, cell_n_segments, free_segments, counts)
+        if n_prev_winners > 0:
+            for i in range(n_new_cells):
+                learning[n_learning] = _create_segment(
+                    new_cells[i], iteration, max_segments_per_cell, segment_cell,
+                    segment_last_used, segment_n_synapses, presynaptic_cell, permanence,
+                    synapse_next, synapse_prev, cell_first_synapse, cell_n_segments,
+                    free_segments, counts)
+                n_grow[n_learning] = min(max_new_synapse_count, n_prev_winners)
+                n_learning += 1
+            for i in range(n_learning):
+                s = learning[i]
+                if n_grow[i] > 0 and segment_cell[s] >= 0:
+                    _grow_synapses(s, n_grow[i], stream_winner_cells, n_prev_winners,
+                                   cell_mark, rng, initial_permanence,
+                                   max_synapses_per_segment, presynaptic_cell, permanence,
+                                   synapse_next, synapse_prev, cell_first_synapse,
+                                   segment_n_synapses, candidates, slots)
+        for i in range(n_prev_active):
+            prev_active[stream_active_cells[i]] = False
+
+        # ---- Segment activity for the next step: active connected and active
+        # potential synapses of every segment with a synapse from an active cell.
+        for i in range(counts[N_TOUCHED]):
+            segment_n_connected[touched_segments[i]] = 0
+            segment_n_potential[touched_segments[i]] = 0
+        n_touched = 0
+        for i in range(n_active):
+            synapse = cell_first_synapse[active_cells[i]]
+            while synapse >= 0:
+                s = synapse // width
+                j = synapse % width
+                if segment_n_potential[s] == 0:
+                    touched_segments[n_touched] = s
+                    n_touched += 1
+                segment_n_potential[s] += 1
+                if permanence[s, j] >= connected_permanence:
+                    segment_n_connected[s] += 1
+                synapse = synapse_next[s, j]
+        for i in range(n_touched):
+            s = touched_segments[i]
+            if segment_n_connected[s] >= activation_threshold:
+                segment_last_used[s] = iteration
+
+        # ---- Hand the step over to the next one.
+        stream_active_cells[:n_active] = active_cells[:n_active]
+        stream_winner_cells[:n_winners] = winner_cells[:n_winners]
+        counts[N_ACTIVE] = n_active
+        counts[N_WINNERS] = n_winners
+        counts[N_TOUCHED] = n_touched
+        counts[ITERATION] = iteration
+        rng_state[0] = rng[0]
+        for i in range(lo, hi):
+            column_active[columns[i]] = False
+            column_predicted[columns[i]] = False
+            column_best[columns[i]] = -1
+    if reset_after:
+        _reset_stream(segment_n_connected, segment_n_potential, touched_segments, counts)
+    return stop, DONE
 
 
 # ---------------------------------------------------------------- inference
 
-def connected_index(conn, connected_permanence):
-    """CSR index cell -> segments it has a connected synapse to (inference)."""
-    presyn = conn.presynaptic_cell[:conn.n_allocated]
-    ok = (presyn >= 0) & (conn.permanence[:conn.n_allocated] >= connected_permanence)
-    segments, _ = np.nonzero(ok)
-    cells = presyn[ok]
-    order = np.argsort(cells, kind="stable")
-    indptr = np.zeros(conn.n_cells + 1, np.int64)
-    np.cumsum(np.bincount(cells, minlength=conn.n_cells), out=indptr[1:])
-    return indptr, segments[order].astype(np.int32)
+@jit
+def connected_index(presynaptic_cell, permanence, n_allocated, n_cells, connected_permanence):
+    """CSR index cell -> segments it has a connected synapse to (for inference)."""
+    width = presynaptic_cell.shape[1]
+    indptr = np.zeros(n_cells + 1, np.int64)
+    for s in range(n_allocated):
+        for j in range(width):
+            cell = presynaptic_cell[s, j]
+            if cell >= 0 and permanence[s, j] >= connected_permanence:
+                indptr[cell + 1] += 1
+    for c in range(n_cells):
+        indptr[c + 1] += indptr[c]
+    fill = indptr[:-1].copy()
+    segments = np.empty(indptr[n_cells], np.int32)
+    for s in range(n_allocated):
+        for j in range(width):
+            cell = presynaptic_cell[s, j]
+            if cell >= 0 and permanence[s, j] >= connected_permanence:
+                segments[fill[cell]] = s
+                fill[cell] += 1
+    return indptr, segments
 
 
-def _flatnonzero_sparse(mask):
-    """np.flatnonzero for a sparse bool array, reading it 8 bytes at a time."""
-    flat = mask.reshape(-1)
-    if flat.size % 8:
-        return np.flatnonzero(flat)
-    words = np.flatnonzero(flat.view(np.uint64))
-    r, b = np.divmod(np.flatnonzero(flat.reshape(-1, 8)[words]), 8)
-    return words[r] * 8 + b
+@jit
+def infer_sequences(columns, step_start, n_steps, indptr, index_segments, segment_cell,
+                    cells_per_column, activation_threshold, output, pooling, out):
+    """Inference without learning on sequences, each from a reset.
 
-
-def infer_sequences(index, segment_cell, n_columns, cells_per_column, X,
-                    activation_threshold, emit):
-    """Run inference on a batch of sequences in lock-step, without learning.
-
-    The state of every sequence is a list of (sequence, cell) pairs, so a step
-    costs in proportion to the active cells and their synapses, not to the
-    number of cells.
-
-    Parameters
-    ----------
-    index : (indptr, segments) from :func:`connected_index`
-    segment_cell : ndarray of int, (n_segments,)
-    X : ndarray of bool, (n_sequences, n_steps, n_columns)
-    emit : callable(t, active, correct, anomaly, predictive)
-        Called once per step with (sequence, cell) index pairs of the active
-        cells, of the correctly predicted active cells and of the cells
-        predicted for the next step, and with the raw anomaly of each
-        sequence (float array).
+    Sequence ``i`` has steps ``i * n_steps .. (i + 1) * n_steps - 1``, whose active
+    columns are ``columns[step_start[t]:step_start[t + 1]]``. For each step the
+    requested ``output`` (``ACTIVE_CELLS``, ``PREDICTED_CELLS``: the active cells
+    that were predicted, ``PREDICTIVE_COLUMNS``: the columns predicted for the
+    next step, ``ANOMALY``: the raw anomaly) goes to ``out[i, t]`` with
+    ``pooling=PER_STEP``, or is pooled into ``out[i, 0]`` (``UNION``: maximum,
+    ``COUNT`` and ``MEAN``: sum; the caller divides by ``n_steps``).
     """
-    indptr, seg_of = index
-    n_seq, n_steps, _ = X.shape
-    cpc = cells_per_column
-    n_cells = n_columns * cpc
-    n_segments = segment_cell.size
-    offsets = np.arange(cpc)
-    # Active columns of every step, as (sequence, column) pairs grouped by step.
-    flat = _flatnonzero_sparse(np.ascontiguousarray(X.transpose(1, 0, 2)))
-    step_of, column_flat = np.divmod(flat, n_seq * n_columns)
-    seq_of, col_of = np.divmod(column_flat, n_columns)
-    bounds = np.searchsorted(step_of, np.arange(n_steps + 1))
-    column_active = np.zeros(n_seq * n_columns, bool)
-    column_predicted = np.zeros(n_seq * n_columns, bool)
-    pred_seq = pred_cell = np.zeros(0, np.int64)
-    for t in range(n_steps):
-        lo, hi = bounds[t], bounds[t + 1]
-        seq, col, flat = seq_of[lo:hi], col_of[lo:hi], column_flat[lo:hi]
-        column_active[flat] = True
-        # Predicted cells of active columns become active ...
-        pred_flat = pred_seq * n_columns + pred_cell // cpc
-        on = column_active[pred_flat]
-        correct_seq, correct_cell = pred_seq[on], pred_cell[on]
-        column_predicted[pred_flat[on]] = True
-        hit = column_predicted[flat]
-        column_active[flat] = False
-        column_predicted[pred_flat[on]] = False
-        # ... and unpredicted active columns burst.
-        burst_seq, burst_col = seq[~hit], col[~hit]
-        act_seq = np.concatenate([correct_seq, np.repeat(burst_seq, cpc)])
-        act_cell = np.concatenate([correct_cell,
-                                   (burst_col[:, None] * cpc + offsets).ravel()])
-        anomaly = raw_anomaly(np.bincount(burst_seq, minlength=n_seq),
-                              np.bincount(seq, minlength=n_seq))
-        # Segment activity: active connected synapses per (sequence, segment).
-        start = indptr[act_cell]
-        lengths = indptr[act_cell + 1] - start
-        ends = np.cumsum(lengths)
-        total = int(ends[-1]) if ends.size else 0
-        if total:
-            pos = np.repeat(start - ends + lengths, lengths) + np.arange(total)
-            keys = np.repeat(act_seq * n_segments, lengths) + seg_of[pos]
-            counts = np.bincount(keys, minlength=n_seq * n_segments)
-            hits = np.flatnonzero(counts >= activation_threshold)
-            # A cell with several active segments is predicted once.
-            cell_keys = np.sort(hits // n_segments * n_cells + segment_cell[hits % n_segments])
-            cell_keys = cell_keys[_run_starts(cell_keys)]
-            pred_seq, pred_cell = np.divmod(cell_keys, n_cells)
-        else:
-            pred_seq = pred_cell = np.zeros(0, np.int64)
-        emit(t, (act_seq, act_cell), (correct_seq, correct_cell), anomaly,
-             (pred_seq, pred_cell))
+    n_cells = indptr.shape[0] - 1
+    n_columns = n_cells // cells_per_column
+    n_sequences = out.shape[0]
+    column_active = np.zeros(n_columns, np.bool_)
+    column_predicted = np.zeros(n_columns, np.bool_)
+    column_mark = np.zeros(n_columns, np.bool_)
+    cell_mark = np.zeros(n_cells, np.bool_)
+    segment_count = np.zeros(segment_cell.shape[0], np.int32)
+    touched = np.empty(segment_cell.shape[0], np.int64)
+    predictive = np.empty(n_cells, np.int64)
+    next_predictive = np.empty(n_cells, np.int64)
+    active = np.empty(n_cells, np.int64)
+    for seq in range(n_sequences):
+        n_predictive = 0
+        for step in range(n_steps):
+            t = seq * n_steps + step
+            lo = step_start[t]
+            hi = step_start[t + 1]
+            row = step if pooling == PER_STEP else 0
+            for i in range(lo, hi):
+                column_active[columns[i]] = True
+            # Predicted cells of active columns become active ...
+            n_active = 0
+            for i in range(n_predictive):
+                cell = predictive[i]
+                column = cell // cells_per_column
+                if column_active[column]:
+                    active[n_active] = cell
+                    n_active += 1
+                    column_predicted[column] = True
+            if output == PREDICTED_CELLS:
+                for i in range(n_active):
+                    _emit(out, seq, row, active[i], 1.0, pooling)
+            # ... the other active columns burst.
+            n_bursting = 0
+            for i in range(lo, hi):
+                column = columns[i]
+                if not column_predicted[column]:
+                    n_bursting += 1
+                    for k in range(cells_per_column):
+                        active[n_active] = column * cells_per_column + k
+                        n_active += 1
+            if output == ACTIVE_CELLS:
+                for i in range(n_active):
+                    _emit(out, seq, row, active[i], 1.0, pooling)
+            elif output == ANOMALY:
+                score = n_bursting / (hi - lo) if hi > lo else 0.0
+                _emit(out, seq, row, 0, score, pooling)
+            for i in range(lo, hi):
+                column_active[columns[i]] = False
+                column_predicted[columns[i]] = False
+            # Segments with enough active connected synapses predict their cell.
+            n_touched = 0
+            n_next = 0
+            for i in range(n_active):
+                cell = active[i]
+                for k in range(indptr[cell], indptr[cell + 1]):
+                    s = index_segments[k]
+                    if segment_count[s] == 0:
+                        touched[n_touched] = s
+                        n_touched += 1
+                    segment_count[s] += 1
+                    if segment_count[s] == activation_threshold:
+                        predicted_cell = segment_cell[s]
+                        if not cell_mark[predicted_cell]:
+                            cell_mark[predicted_cell] = True
+                            next_predictive[n_next] = predicted_cell
+                            n_next += 1
+            for i in range(n_touched):
+                segment_count[touched[i]] = 0
+            for i in range(n_next):
+                cell_mark[next_predictive[i]] = False
+                predictive[i] = next_predictive[i]
+            n_predictive = n_next
+            if output == PREDICTIVE_COLUMNS:
+                for i in range(n_predictive):
+                    column = predictive[i] // cells_per_column
+                    if not column_mark[column]:
+                        column_mark[column] = True
+                        _emit(out, seq, row, column, 1.0, pooling)
+                for i in range(n_predictive):
+                    column_mark[predictive[i] // cells_per_column] = False
+
+
+@jit
+def _emit(out, seq, row, feature, value, pooling):
+    if pooling == UNION:
+        if out[seq, row, feature] < value:
+            out[seq, row, feature] = value
+    elif pooling == PER_STEP:
+        out[seq, row, feature] = value
+    else:
+        out[seq, row, feature] += value
+
+
+def learn(model, columns, step_start, reset_before, first, stop, reset_after, int_params,
+          float_params, anomaly):
+    """:func:`learn_steps` on a model made by :func:`new_model` (one kernel call).
+
+    Returns ``(done, status)`` as Python ints.
+    """
+    done, status = learn_steps(
+        columns, step_start, reset_before, first, stop, reset_after,
+        model["segment_cell"], model["segment_last_used"], model["segment_n_synapses"],
+        model["presynaptic_cell"], model["permanence"], model["synapse_next"],
+        model["synapse_prev"], model["cell_first_synapse"], model["cell_n_segments"],
+        model["free_segments"], model["stream_active_cells"], model["stream_winner_cells"],
+        model["segment_n_connected"], model["segment_n_potential"], model["touched_segments"],
+        model["counts"], model["rng_state"], int_params, float_params, anomaly)
+    return int(done), int(status)

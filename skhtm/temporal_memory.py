@@ -1,8 +1,7 @@
 """TemporalMemoryTransformer: HTM sequence memory as a scikit-learn transformer."""
 
-import copy
 from numbers import Integral, Real
-from types import SimpleNamespace
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,10 +24,35 @@ from ._validation import check_binary, validate_last_axis
 # Sequences per inference chunk; fixed, so results never depend on n_jobs.
 _TRANSFORM_CHUNK = 64
 _CELL_OUTPUTS = ("active_cells", "predicted_cells")
-_PARAMS = ("activation_threshold", "min_threshold", "initial_permanence",
-           "connected_permanence", "permanence_increment", "permanence_decrement",
-           "predicted_segment_decrement", "max_new_synapse_count", "max_segments_per_cell",
-           "max_synapses_per_segment")
+# The kernels' int_params and float_params, in their order.
+_INT_PARAMS = ("cells_per_column", "activation_threshold", "min_threshold",
+               "max_new_synapse_count", "max_segments_per_cell", "max_synapses_per_segment")
+_FLOAT_PARAMS = ("initial_permanence", "connected_permanence", "permanence_increment",
+                 "permanence_decrement", "predicted_segment_decrement")
+_INT_MAX = np.iinfo(np.int32).max
+_INITIAL_CAPACITY = 256
+_FAST_DTYPES = (np.dtype(bool), np.dtype(np.uint8))
+_OUTPUT_CODES = {"active_cells": K.ACTIVE_CELLS, "predicted_cells": K.PREDICTED_CELLS,
+                 "predictive_columns": K.PREDICTIVE_COLUMNS, "anomaly": K.ANOMALY}
+_POOLING_CODES = {None: K.PER_STEP, "union": K.UNION, "count": K.COUNT, "mean": K.MEAN}
+
+
+class Connections(NamedTuple):
+    """Read-only views of a fitted Temporal Memory's segments and synapses.
+
+    Row ``s`` is segment slot ``s`` (below the high-water mark of slots used).
+    """
+
+    segment_cell: np.ndarray
+    """int32: the cell that owns each segment; -1 for a free slot."""
+    segment_last_used: np.ndarray
+    """int64: the time step at which each segment was last active or created."""
+    segment_n_synapses: np.ndarray
+    """int32: synapses of each segment."""
+    presynaptic_cell: np.ndarray
+    """int32, (n_segments, width): the cell each synapse comes from; -1 for an empty slot."""
+    permanence: np.ndarray
+    """float32, (n_segments, width): the permanence of each synapse; 0 in empty slots."""
 
 
 class TemporalMemoryTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin,
@@ -165,17 +189,17 @@ default="active_cells"
     """
 
     _parameter_constraints = {
-        "cells_per_column": [Interval(Integral, 1, None, closed="left")],
-        "activation_threshold": [Interval(Integral, 1, None, closed="left")],
-        "min_threshold": [Interval(Integral, 1, None, closed="left")],
+        "cells_per_column": [Interval(Integral, 1, _INT_MAX, closed="both")],
+        "activation_threshold": [Interval(Integral, 1, _INT_MAX, closed="both")],
+        "min_threshold": [Interval(Integral, 1, _INT_MAX, closed="both")],
         "initial_permanence": [Interval(Real, 0, 1, closed="both")],
         "connected_permanence": [Interval(Real, 0, 1, closed="both")],
         "permanence_increment": [Interval(Real, 0, 1, closed="both")],
         "permanence_decrement": [Interval(Real, 0, 1, closed="both")],
         "predicted_segment_decrement": [Interval(Real, 0, 1, closed="both")],
-        "max_new_synapse_count": [Interval(Integral, 1, None, closed="left")],
-        "max_segments_per_cell": [Interval(Integral, 1, None, closed="left")],
-        "max_synapses_per_segment": [Interval(Integral, 1, None, closed="left")],
+        "max_new_synapse_count": [Interval(Integral, 1, _INT_MAX, closed="both")],
+        "max_segments_per_cell": [Interval(Integral, 1, _INT_MAX, closed="both")],
+        "max_synapses_per_segment": [Interval(Integral, 1, _INT_MAX, closed="both")],
         "output": [StrOptions({"active_cells", "predicted_cells", "predictive_columns",
                                "anomaly"})],
         "pooling": [StrOptions({"union", "count", "mean"}), None],
@@ -261,8 +285,9 @@ n_columns) for one stream
 
         A batch of sequences is learned sequence by sequence, each from a
         reset. A stream (2-D X) continues the stream of the previous
-        ``partial_fit`` call unless ``reset`` is True, so a long stream can be
-        fed in chunks. A call that fails leaves the model exactly as it was.
+        ``partial_fit`` call unless ``reset`` is True, so a stream can be fed
+        in chunks, down to one step per call. A call that fails leaves the
+        model exactly as it was.
 
         Parameters
         ----------
@@ -278,13 +303,52 @@ n_columns) for one stream
         -------
         self : object
         """
-        with restore_on_error(self):
-            first = not hasattr(self, "connections_")
-            X, stream = self._validate_input(X, reset=first)
-            if first:
-                self._initialize()
-            self._learn(X, stream, 1, shuffle=False, continue_stream=not reset)
+        self._partial_fit(X, reset)
         return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit_anomaly(self, X, reset=False):
+        """Learn from X like :meth:`partial_fit`; return each step's raw anomaly.
+
+        The anomaly of a step is scored as the step arrives, *before* it is
+        learned (as htm.core's ``compute`` does): the fraction of its active
+        columns that the memory did not predict from the steps before it. Fed
+        one step (or a few) per call, this scores a live stream while learning
+        it, at the cost of a learning step.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_steps, n_columns), or (n_steps, \
+n_columns) for one stream
+            Binary SDRs.
+        reset : bool, default=False
+            Start the stream afresh before learning X.
+
+        Returns
+        -------
+        anomaly : ndarray of float32, shape (n_steps,) for a stream or \
+(n_samples, n_steps)
+            1.0 for a step nobody predicted (e.g. the first step after a
+            reset), 0.0 for a fully predicted one (and for a step without
+            active columns).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skhtm import TemporalMemoryTransformer
+        >>> rng = np.random.RandomState(0)
+        >>> sdrs = np.zeros((3, 128), dtype=np.uint8)
+        >>> for row in sdrs:
+        ...     row[rng.choice(128, 8, replace=False)] = 1
+        >>> tm = TemporalMemoryTransformer(cells_per_column=4, activation_threshold=6,
+        ...                                min_threshold=4, initial_permanence=0.5,
+        ...                                random_state=0)
+        >>> scores = [tm.partial_fit_anomaly(sdrs[t % 3][None])[0] for t in range(12)]
+        >>> np.round(scores, 2).tolist()  # A B C A B C ...: learned after one pass
+        [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+        """
+        anomaly, stream = self._partial_fit(X, reset)
+        return anomaly[0] if stream else anomaly
 
     def transform(self, X):
         """What the memory does on X, without learning (see ``output``).
@@ -304,6 +368,7 @@ n_columns) for one stream
             ``pooling="count"``), anomaly and ``"mean"`` are float32.
         """
         check_is_fitted(self)
+        self._check_structure()
         X, stream = self._validate_input(X, reset=False)
         pooling = None if stream else self.pooling
         out = self._infer(X, self.output, pooling)
@@ -333,6 +398,7 @@ n_columns) for one stream
         scores : ndarray of shape (n_samples,) or (n_steps,)
         """
         check_is_fitted(self)
+        self._check_structure()
         X, stream = self._validate_input(X, reset=False)
         anomaly = self._infer(X, "anomaly", None)[..., 0]
         if stream:
@@ -341,12 +407,32 @@ n_columns) for one stream
         return -steps.mean(axis=1, dtype=np.float64)
 
     @property
+    def connections_(self):
+        """The segments and synapses, as read-only views (see Notes)."""
+        check_is_fitted(self)
+        model = self._model
+        n = int(model["counts"][K.N_ALLOCATED])
+        views = []
+        for name in Connections._fields:
+            view = model[name][:n]
+            view.flags.writeable = False
+            views.append(view)
+        return Connections(*views)
+
+    @property
     def n_segments_(self):
-        return self.connections_.n_segments
+        check_is_fitted(self)
+        return int(np.count_nonzero(self.connections_.segment_cell >= 0))
 
     @property
     def n_synapses_(self):
-        return self.connections_.n_synapses
+        check_is_fitted(self)
+        return int(self.connections_.segment_n_synapses.sum())
+
+    @property
+    def n_iterations_(self):
+        check_is_fitted(self)
+        return int(self._model["counts"][K.ITERATION])
 
     @property
     def _n_features_out(self):
@@ -369,6 +455,9 @@ n_columns) for one stream
 
         Returns it and whether X was one stream (2-D).
         """
+        fast = self._fast_input(X, reset)
+        if fast is not None:
+            return fast
         X2d, lead_shape = validate_last_axis(self, X, reset=reset)
         check_binary(self, X2d)
         X2d = X2d.toarray() if sp.issparse(X2d) else X2d
@@ -380,121 +469,225 @@ n_columns) for one stream
         shape = (1,) + lead_shape if stream else lead_shape
         return X2d.reshape(shape + (X2d.shape[1],)), stream
 
+    def _fast_input(self, X, reset):
+        """The common case of a stream fed step by step, without scikit-learn's
+        validation (~60 us a call): a non-empty bool or uint8 ndarray, 2-D or
+        3-D, of the fitted width, holding only 0 and 1. Anything else (None)
+        takes the full path, with its messages."""
+        if reset or type(X) is not np.ndarray or X.dtype not in _FAST_DTYPES \
+                or X.ndim not in (2, 3) or X.size == 0 \
+                or X.shape[-1] != getattr(self, "n_features_in_", -1) \
+                or hasattr(self, "feature_names_in_"):
+            return None
+        if X.dtype == np.uint8 and X.max() > 1:
+            return None
+        X = np.ascontiguousarray(X).view(bool)
+        return (X[None], True) if X.ndim == 2 else (X, False)
+
     def _drop_fitted_state(self):
         for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
             delattr(self, key)
-        for key in ("_stream_state", "_connected_index"):
-            self.__dict__.pop(key, None)
-
-    def _params(self):
-        return SimpleNamespace(**{name: getattr(self, name) for name in _PARAMS})
+        self.__dict__.pop("_model", None)
 
     def _initialize(self):
         self.n_columns_ = self.n_features_in_
         self.n_cells_ = self.n_columns_ * self.cells_per_column
-        width = min(self.max_synapses_per_segment, 1 << (self.max_new_synapse_count - 1)
-                    .bit_length())
-        self.connections_ = K.Connections(self.n_columns_, self.cells_per_column, width)
-        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
-        self.random_state_ = np.random.default_rng(seed)
-        self.n_iterations_ = 0
-        self._stream_state = K.StreamState()
-        self._connected_index = self._build_index(self.connections_)
+        seed = check_random_state(self.random_state).randint(1, np.iinfo(np.int32).max)
+        self._model = K.new_model(self.n_cells_, _INITIAL_CAPACITY, self._initial_width(),
+                                  seed)
 
-    def _learn(self, X, stream, n_epochs, shuffle, continue_stream):
-        """Learn on copies of the state, then commit (a failure changes nothing).
+    def _initial_width(self):
+        """Synapse slots per segment at first: room for one growth, a power of 2."""
+        wanted = 1 << (min(self.max_new_synapse_count, 256) - 1).bit_length()
+        return max(1, min(self._max_width(), max(wanted, 8)))
 
-        Sequences of a batch each start from a reset, and leave the stream
+    def _max_width(self):
+        # A segment has synapses from distinct cells: never more than n_cells.
+        return min(self.max_synapses_per_segment, self.n_cells_)
+
+    def _kernel_params(self):
+        """The parameters as the kernels take them (values checked here too:
+        ``partial_fit`` on a fitted model skips scikit-learn's validation)."""
+        ints = []
+        for name in _INT_PARAMS:
+            value = getattr(self, name)
+            if not isinstance(value, Integral) or isinstance(value, bool) \
+                    or not 1 <= value <= _INT_MAX:
+                raise ValueError(f"{type(self).__name__}: {name} must be an int in "
+                                 f"[1, {_INT_MAX}]; got {value!r}.")
+            ints.append(value)
+        floats = []
+        for name in _FLOAT_PARAMS:
+            value = getattr(self, name)
+            if not isinstance(value, Real) or not 0 <= value <= 1:
+                raise ValueError(f"{type(self).__name__}: {name} must be a float in "
+                                 f"[0, 1]; got {value!r}.")
+            floats.append(value)
+        return np.array(ints, np.int64), np.array(floats, np.float32)
+
+    def _check_structure(self):
+        """Refuse parameters that no longer fit the fitted state."""
+        name = type(self).__name__
+        cpc = self.n_cells_ // self.n_columns_
+        if self.cells_per_column != cpc:
+            raise ValueError(
+                f"{name}: cells_per_column is {self.cells_per_column!r} but the model was "
+                f"fitted with {cpc}; set it back or fit again.")
+
+    def _check_learning_structure(self):
+        self._check_structure()
+        name = type(self).__name__
+        conn = self.connections_
+        most = int(conn.segment_n_synapses.max(initial=0))
+        if self.max_synapses_per_segment < most:
+            raise ValueError(
+                f"{name}: max_synapses_per_segment is {self.max_synapses_per_segment!r} but "
+                f"some segments of the fitted model have {most} synapses; raise it or fit "
+                "again.")
+        most = int(self._model["cell_n_segments"].max(initial=0))
+        if self.max_segments_per_cell < most:
+            raise ValueError(
+                f"{name}: max_segments_per_cell is {self.max_segments_per_cell!r} but some "
+                f"cells of the fitted model have {most} segments; raise it or fit again.")
+
+    def _partial_fit(self, X, reset):
+        with restore_on_error(self):
+            first = not hasattr(self, "_model")
+            X, stream = self._validate_input(X, reset=first)
+            params = self._kernel_params()
+            if first:
+                self._initialize()
+            else:
+                self._check_learning_structure()
+            anomaly = self._learn(X, stream, 1, shuffle=False, continue_stream=not reset,
+                                  params=params)
+        return anomaly, stream
+
+    def _learn(self, X, stream, n_epochs, shuffle, continue_stream, params=None):
+        """Learn X and commit; a failure changes nothing.
+
+        A call made of one kernel call that cannot run out of room (a stream
+        chunk, one sequence) learns in place: a kernel call that returns has
+        learned all its steps, one that stops early has changed nothing.
+        Other calls learn on a copy of the model, committed at the end.
+        Sequences of a batch each start from a reset and leave the stream
         reset; a stream continues the last one if ``continue_stream``.
+        Returns the anomaly of every step (of the last epoch), scored before it
+        was learned, shape (n_sequences, n_steps).
         """
-        if self.n_iterations_:
-            conn = copy.deepcopy(self.connections_)
-            rng = copy.deepcopy(self.random_state_)
-            state = copy.deepcopy(self._stream_state)
-        else:  # freshly initialised: nothing to protect
-            conn, rng, state = self.connections_, self.random_state_, self._stream_state
-        iteration = self.n_iterations_
-        params = self._params()
-        # A stream reports steps, a batch of sequences reports sequences.
-        progress = EpochProgress(self, n_epochs, X.shape[1] if stream else X.shape[0],
+        int_params, float_params = params if params is not None else self._kernel_params()
+        n_seq, n_steps, _ = X.shape
+        columns, step_start = _active_columns(X)
+        step_counts = np.diff(step_start).reshape(n_seq, n_steps)
+        model = self._model
+        calls = n_epochs * (1 if stream else n_seq)
+        fresh = int(model["counts"][K.ITERATION]) == 0 and not model["counts"][K.N_ALLOCATED]
+        if not fresh and (calls > 1 or (n_steps > 1 and not self._fits(
+                model, step_counts, int(int_params[3])))):
+            model = {key: value.copy() for key, value in model.items()}
+        anomaly = np.empty((n_seq, n_steps), np.float64)
+        progress = EpochProgress(self, n_epochs, n_steps if stream else n_seq,
                                  unit="steps" if stream else "sequences")
         for epoch in range(n_epochs):
-            order = rng.permutation(X.shape[0]) if shuffle and not stream else range(X.shape[0])
+            order = range(n_seq)
+            if shuffle and not stream:  # fit only (a fresh model): its seed draws the orders
+                if epoch == 0:
+                    rng = np.random.default_rng(int(model["rng_state"][0]))
+                order = rng.permutation(n_seq)
             for i in order:
-                if not (stream and continue_stream and epoch == 0):
-                    state.reset()
-                for step in X[i]:
-                    iteration += 1
-                    K.learn_step(conn, state, np.flatnonzero(step), params, rng, iteration)
-                    if stream and progress.verbose:
-                        progress.update()
-                if not stream:
-                    progress.update()
+                lo = i * n_steps
+                reset_before = np.zeros(n_steps, bool)
+                reset_before[0] = not (stream and continue_stream and epoch == 0)
+                model = self._learn_steps(model, columns, step_start[lo:lo + n_steps + 1],
+                                          reset_before, not stream, int_params, float_params,
+                                          anomaly[i])
+                progress.update(n_steps if stream else 1)
             if progress.verbose:
-                progress.end_epoch(f"{conn.n_segments} segments, {conn.n_synapses} synapses")
-        if not stream:
-            state.reset()
-        # Commit.
-        self.connections_ = conn
-        self.random_state_ = rng
-        self._stream_state = state
-        self.n_iterations_ = iteration
-        self._connected_index = self._build_index(conn)
+                n_segments = int((model["segment_cell"] >= 0).sum())
+                n_synapses = int(model["segment_n_synapses"].sum())
+                progress.end_epoch(f"{n_segments} segments, {n_synapses} synapses")
+        self._model = model  # commit
+        return anomaly.astype(np.float32)
 
-    def _build_index(self, conn):
-        return self.connected_permanence, K.connected_index(conn, self.connected_permanence)
+    def _fits(self, model, step_counts, max_new_synapse_count):
+        """Whether learning these steps in place can never need more room."""
+        counts = model["counts"]
+        capacity, width = model["presynaptic_cell"].shape
+        free = capacity - counts[K.N_ALLOCATED] + counts[K.N_FREE]
+        if free < step_counts.sum():
+            return False
+        if width >= self._max_width():
+            return True
+        most = int(model["segment_n_synapses"].max(initial=0))
+        return most + step_counts.shape[1] * max_new_synapse_count <= width
+
+    def _learn_steps(self, model, columns, step_start, reset_before, reset_after,
+                     int_params, float_params, anomaly):
+        """One sequence or stream chunk; grows the model (new arrays) when needed."""
+        first, stop = 0, reset_before.size
+        while True:
+            done, status = K.learn(model, columns, step_start, reset_before, first, stop,
+                                   reset_after, int_params, float_params, anomaly)
+            if status == K.DONE:
+                return model
+            capacity, width = model["presynaptic_cell"].shape
+            if status == K.NEED_SEGMENTS:
+                model = K.grow_segments(model, 2 * capacity)
+            else:
+                model = K.widen_segments(model, min(2 * width, self._max_width()))
+            first = done
 
     def _infer(self, X, output, pooling):
-        # The index kept at the last commit, unless set_params has changed
-        # connected_permanence since (then a temporary one: transform must not
-        # change the estimator).
-        index = self._connected_index
-        if index[0] != self.connected_permanence:
-            index = self._build_index(self.connections_)
+        model = self._model
+        n = int(model["counts"][K.N_ALLOCATED])
+        index = K.connected_index(model["presynaptic_cell"], model["permanence"], n,
+                                  self.n_cells_, np.float32(self.connected_permanence))
+        segment_cell = model["segment_cell"][:n]
         slices = list(gen_batches(X.shape[0], _TRANSFORM_CHUNK))
         if len(slices) > 1 and self.n_jobs not in (None, 1):
             parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-                delayed(self._infer_chunk)(X[s], output, pooling, index[1]) for s in slices)
+                delayed(self._infer_chunk)(X[s], output, pooling, index, segment_cell)
+                for s in slices)
         else:
-            parts = [self._infer_chunk(X[s], output, pooling, index[1]) for s in slices]
+            parts = [self._infer_chunk(X[s], output, pooling, index, segment_cell)
+                     for s in slices]
         return np.concatenate(parts, axis=0)
 
-    def _infer_chunk(self, X, output, pooling, index):
+    def _infer_chunk(self, X, output, pooling, index, segment_cell):
         n_seq, n_steps, _ = X.shape
-        cpc = self.cells_per_column
         n_features = {"anomaly": 1, "predictive_columns": self.n_columns_}.get(
             output, self.n_cells_)
-        per_step = pooling is None
         if output == "anomaly" or pooling == "mean":
             dtype = np.float32
         else:
             dtype = np.int32 if pooling == "count" else np.uint8
-        shape = (n_seq, n_steps, n_features) if per_step else (n_seq, n_features)
-        out = np.zeros(shape, dtype)
-
-        def emit(t, active, correct, anomaly, predictive):
-            target = out[:, t] if per_step else out
-            if output == "anomaly":
-                score = anomaly.astype(np.float32)
-                if per_step or pooling in ("count", "mean"):
-                    target[:, 0] += score
-                else:
-                    np.maximum(target[:, 0], score, out=target[:, 0])
-                return
-            if output == "predictive_columns":
-                mask = np.zeros((n_seq, self.n_columns_), bool)
-                mask[predictive[0], predictive[1] // cpc] = True
-                seq, feature = np.nonzero(mask)
-            else:
-                seq, feature = active if output == "active_cells" else correct
-            if per_step or pooling == "union":
-                target[seq, feature] = 1
-            else:  # pairs are distinct within a step
-                target[seq, feature] += 1
-
-        K.infer_sequences(index, self.connections_.segment_cell[
-            :self.connections_.n_allocated], self.n_columns_, cpc, X,
-            self.activation_threshold, emit)
+        out = np.zeros((n_seq, n_steps if pooling is None else 1, n_features), dtype)
+        columns, step_start = _active_columns(X)
+        K.infer_sequences(columns, step_start, n_steps, index[0], index[1], segment_cell,
+                          self.n_cells_ // self.n_columns_, self.activation_threshold,
+                          _OUTPUT_CODES[output], _POOLING_CODES[pooling], out)
         if pooling == "mean":
             out /= n_steps
-        return out
+        return out if pooling is None else out[:, 0]
+
+
+def _active_columns(X):
+    """Active columns of every step of X (n_seq, n_steps, n_columns), as CSR:
+    (columns int32, step_start int64 of n_seq * n_steps + 1)."""
+    n_columns = X.shape[-1]
+    flat = _flatnonzero_sparse(X)
+    columns = (flat % n_columns).astype(np.int32)
+    step_start = np.zeros(X.shape[0] * X.shape[1] + 1, np.int64)
+    np.cumsum(np.bincount(flat // n_columns, minlength=step_start.size - 1),
+              out=step_start[1:])
+    return columns, step_start
+
+
+def _flatnonzero_sparse(mask):
+    """np.flatnonzero for a sparse bool array, reading it 8 bytes at a time."""
+    flat = mask.reshape(-1)
+    if flat.size % 8 or not flat.flags.c_contiguous:
+        return np.flatnonzero(flat)
+    words = np.flatnonzero(flat.view(np.uint64))
+    r, b = np.divmod(np.flatnonzero(flat.reshape(-1, 8)[words]), 8)
+    return words[r] * 8 + b
