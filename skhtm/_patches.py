@@ -172,6 +172,7 @@ def pooled_patch_columns(images, by_peak, low, high, thresholds, patch_shape, st
     k = min(k, n_columns)
     levels = np.zeros((h, w), dtype=np.uint8)
     overlaps = np.zeros(n_columns, dtype=tables.dtype)
+    candidates = np.zeros(n_columns + 1, dtype=np.int64)
     if k <= 0 or min_overlap > max_overlap:
         return
     for i in range(n_images):
@@ -221,12 +222,17 @@ def pooled_patch_columns(images, by_peak, low, high, thresholds, patch_shape, st
                         break
                     above = at_least
                     cut -= 1
-                base = (row_band[gy] * n_band_cols + col_band[gx]) * n_columns
+                # The winners: every candidate (overlap >= cut) above the cut, and the
+                # first n_at_cut at it. Candidates are gathered without a branch per
+                # column (a column is one with probability ~k / n_columns: unpredictable).
+                n_candidates = 0
                 for s in range(n_columns):
-                    v = overlaps[s]
-                    if v < cut:
-                        continue
-                    if v == cut:
+                    candidates[n_candidates] = s
+                    n_candidates += overlaps[s] >= cut
+                base = (row_band[gy] * n_band_cols + col_band[gx]) * n_columns
+                for c in range(n_candidates):
+                    s = candidates[c]
+                    if overlaps[s] == cut:
                         if n_at_cut == 0:
                             continue
                         n_at_cut -= 1
