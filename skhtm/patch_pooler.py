@@ -28,6 +28,25 @@ _CHUNK = 64
 _FALLBACK_CHUNK = 16
 
 
+def _draw_patches(rng, n_patches, n_draw):
+    """``n_draw`` distinct patch indices out of ``n_patches``, uniformly at random, sorted.
+
+    ``RandomState.choice(replace=False)`` permutes the whole population: 2.4 s
+    and 280 MB for the 35 million patches of 60,000 images. Where the sample is
+    a small part of the population, the first ``n_draw`` distinct values of a
+    stream of uniform draws are the same uniform sample at O(n_draw) cost.
+    """
+    if n_patches < 4 * n_draw:
+        return np.sort(rng.choice(n_patches, n_draw, replace=False))
+    stream = np.empty(0, dtype=np.int64)
+    while True:
+        more = n_draw + n_draw // 8 + 16
+        stream = np.concatenate([stream, rng.randint(0, n_patches, size=more, dtype=np.int64)])
+        _, first = np.unique(stream, return_index=True)
+        if first.size >= n_draw:
+            return np.sort(stream[np.sort(first)[:n_draw]])
+
+
 def _square_shape(n_features):
     """(side, side) when a flattened image of n_features pixels is square, else None."""
     side = int(round(np.sqrt(n_features)))
@@ -193,7 +212,7 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         if n_patches > self.max_fit_patches:
             # Draw the training patches before encoding any: 60,000 images hold
             # 40 million patches, and only the sample is ever needed.
-            which = np.sort(rng.choice(n_patches, self.max_fit_patches, replace=False))
+            which = _draw_patches(rng, n_patches, self.max_fit_patches)
         patches = self._encoded_patches(images, shapes, which).reshape(
             -1, self._n_patch_bits(shapes))
         if reset:

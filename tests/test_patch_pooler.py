@@ -273,3 +273,20 @@ def test_other_spatial_poolers_go_through_their_transform(digits):
     F = psp.transform(X).reshape(70, 2, 3, 16)
     # 6 x 6 patch positions in 2 x 3 regions of 3 x 2 patches, every column active.
     assert np.all(F == 6)
+
+
+def test_training_patches_are_a_uniform_sample():
+    """Small and huge populations (the latter drawn without permuting them all)."""
+    from skhtm.patch_pooler import _draw_patches
+
+    for n_patches, n_draw in ((1000, 300), (10**8, 2000)):
+        draws = [_draw_patches(np.random.RandomState(seed), n_patches, n_draw)
+                 for seed in range(40)]
+        for which in draws:
+            assert which.size == n_draw and np.all(np.diff(which) > 0)
+            assert 0 <= which[0] and which[-1] < n_patches
+        fractions = np.concatenate(draws) / n_patches
+        deciles = np.histogram(fractions, bins=10, range=(0, 1))[0] / fractions.size
+        assert np.all(np.abs(deciles - 0.1) < 0.012), deciles
+        np.testing.assert_array_equal(draws[3], _draw_patches(np.random.RandomState(3),
+                                                               n_patches, n_draw))
