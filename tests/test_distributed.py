@@ -12,6 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils import gen_even_slices
 
 from skhtm import (
+    PatchSpatialPooler,
     SaccadeEncoder,
     SpatialPoolerTransformer,
     TemporalMemoryTransformer,
@@ -45,11 +46,18 @@ def digits():
 
 
 @pytest.fixture(scope="module")
-def dask_client():
+def worker_cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("worker_numba_cache")
+
+
+@pytest.fixture(scope="module")
+def dask_client(worker_cache_dir):
     distributed = pytest.importorskip("dask.distributed")
-    # Worker processes, so that estimators really travel by pickle.
+    # Worker processes, so that estimators really travel by pickle; with an
+    # empty numba cache of their own, so that they compile the kernels at once.
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=None,
+                                  env={"NUMBA_CACHE_DIR": str(worker_cache_dir)}) as cluster:
         with distributed.Client(cluster) as client:
             yield client
 
@@ -104,3 +112,38 @@ def test_large_transform_in_chunks_over_n_jobs_is_identical(digits):
     parts = Parallel(n_jobs=2, backend="loky")(delayed(features.transform)(X[s])
                                                for s in gen_even_slices(len(X), 5))
     np.testing.assert_array_equal(np.concatenate(parts), whole)
+
+
+def test_compiled_kernels_on_dask_workers_compiling_at_once(dask_client, digits,
+                                                             worker_cache_dir):
+    # Both workers start with an empty cache and compile the patch kernels at
+    # the same time (a barrier: each task waits until both have started); the
+    # results equal this process's and the workers leave their machine code in
+    # the cache.
+    import numba
+    from dask.distributed import Event
+
+    X, y = digits
+    images = X.reshape(-1, 8, 8)
+    patches = PatchSpatialPooler(SpatialPoolerTransformer(column_shape=32, random_state=0),
+                                 patch_shape=3, pool_grid=2, random_state=0).fit(images)
+    whole = patches.transform(images)
+    cache_dirs = dask_client.run(lambda: numba.config.CACHE_DIR)
+    assert set(cache_dirs.values()) == {str(worker_cache_dir)}
+    workers = list(cache_dirs)
+
+    def transform_together(estimator, part, i):
+        Event(f"started-{i}").set()
+        if not Event("go").wait(timeout=60):
+            raise TimeoutError("the other task never started")
+        return estimator.transform(part)
+
+    halves = np.array_split(images, 2)
+    futures = [dask_client.submit(transform_together, patches, part, i, workers=[worker],
+                                  pure=False)
+               for i, (worker, part) in enumerate(zip(workers, halves))]
+    for i in range(2):
+        assert Event(f"started-{i}", client=dask_client).wait(timeout=60)
+    Event("go", client=dask_client).set()
+    np.testing.assert_array_equal(np.concatenate(dask_client.gather(futures)), whole)
+    assert list(worker_cache_dir.rglob("*.nbi")), "the workers cached no kernel"
