@@ -126,6 +126,14 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
     feature learners on patches (Coates, Lee & Ng 2011) with the Spatial
     Pooler's k-winners-take-all columns as the features.
 
+    ``transform`` never builds a patch: one compiled pass per image finds each
+    patch position's winners from per-pixel, per-grey-level counts of every
+    column's connected synapses and adds them straight into the pooled output,
+    so its memory is that of the output. The winners are exactly those of
+    ``spatial_pooler_.transform`` on the encoded patch. A Spatial Pooler with
+    local inhibition (or another transformer) is called on the patches of a
+    few images at a time instead.
+
     Examples
     --------
     >>> from sklearn.datasets import load_digits
