@@ -1,19 +1,40 @@
 """Spatial Pooler kernels (Numenta's BAMI pseudocode; Cui, Ahmad & Hawkins 2017).
 
-Plain functions over numpy / scipy arrays; the estimator in ``spatial_pooler.py``
-holds the state and calls them. Synapses are stored column-major as CSR
-structure: the potential pool of column ``c`` is ``indices[indptr[c]:indptr[c+1]]``
-with one float32 permanence per potential synapse.
+Compiled with numba (``skhtm._jit.jit``); the estimator in ``spatial_pooler.py``
+holds the state and calls them. Synapses are stored column-major: the potential
+pool of column ``c`` is ``pool_inputs[pool_indptr[c]:pool_indptr[c + 1]]``
+(sorted inputs) with one float32 permanence per potential synapse.
 
-Everything works on a batch of samples at once. A batch of one sample is the
-exact online algorithm; a larger batch applies the sum of its samples' updates.
+Inputs reach the kernels as dense uint8 rows (0/1). The parts:
+
+- overlaps: integer counts of connected synapses to active inputs, either per
+  sample over the input-major potential pool (online learning), or for a block
+  of samples at once over a compact list of connected synapses (transform,
+  mini-batch learning);
+- inhibition: global k-winners or local k-winners per column neighbourhood,
+  ties broken by a fixed random column rank (higher score wins, equal score:
+  higher rank wins); a column under ``min_overlap`` never wins;
+- learning (BAMI Phase 3): Hebbian update of the winners' synapses, raising
+  winners to the stimulus threshold, duty cycles, boosting, bumping of weak
+  columns and the periodic update of the inhibition radius, all in one call
+  over a chunk of samples (``learn``). ``batch_size=1`` is the exact online
+  algorithm; a larger batch computes its winners with the same permanences and
+  applies the sum of their updates.
+
+A learning call may write the live permanences in place: it first saves each
+column it touches in a journal, so that the estimator can undo the call if
+anything fails (transactional ``partial_fit`` without copying the whole model).
 """
 
-import numpy as np
-import scipy.sparse as sp
+import math
 
-# Scratch-array budget (elements) for the bit-packed synapse statistics.
-_MAX_SCRATCH = 1 << 22
+import numpy as np
+
+from ._jit import jit
+
+# From this batch size on, compacting the connected synapses once per batch
+# pays; below it, overlaps run per sample over the input-major potential pool.
+_COMPACT_BATCH = 4
 
 
 def initial_permanences(n_synapses, syn_perm_connected, random_state, spread=0.1):
@@ -21,296 +42,637 @@ def initial_permanences(n_synapses, syn_perm_connected, random_state, spread=0.1
 
     About half of the potential synapses start connected, and every synapse is
     a few increments away from changing state, so learning reshapes the
-    receptive fields quickly.
+    receptive fields quickly. Drawn in numpy from the estimator's random state.
     """
     low = syn_perm_connected - spread
     perms = low + 2.0 * spread * random_state.random_sample(n_synapses)
     return np.clip(perms, 0.0, 1.0).astype(np.float32)
 
 
-def synapse_columns(indptr):
-    """Column of each synapse."""
-    return np.repeat(np.arange(indptr.shape[0] - 1, dtype=np.int32), np.diff(indptr))
+# --------------------------------------------------------------- structure
 
+@jit
+def transpose_pool(pool_indptr, pool_inputs, n_inputs):
+    """The potential pool input-major: for each input, its synapses and their columns.
 
-def synapses_of(indptr, columns):
-    """Synapse ids of the given columns, in column order."""
-    starts = indptr[columns]
-    sizes = indptr[columns + 1] - starts
-    offsets = np.repeat(starts - np.concatenate(([0], np.cumsum(sizes)[:-1])), sizes)
-    return np.arange(int(sizes.sum()), dtype=np.int64) + offsets
-
-
-def pool_matrix(indptr, indices, connected, n_inputs):
-    """CSR (n_columns, n_inputs) over the whole potential pool, data = connected (0/1).
-
-    Costs no compaction: the product then runs over every potential synapse,
-    which is cheaper than rebuilding a compact matrix for a few samples.
+    Returns
+    -------
+    input_indptr : int64 (n_inputs + 1,)
+    input_synapses : int32 (n_synapses,)
+        Synapse ids (positions in the column-major arrays), by input then column.
+    input_columns : int32 (n_synapses,)
     """
-    wide = np.diff(indptr).max(initial=0) > np.iinfo(np.uint8).max
-    data = connected.astype(np.int32) if wide else connected.view(np.uint8)
-    return _csr(data, indices, indptr, n_inputs)
+    n_columns = pool_indptr.shape[0] - 1
+    n_synapses = pool_inputs.shape[0]
+    input_indptr = np.zeros(n_inputs + 1, np.int64)
+    for s in range(n_synapses):
+        input_indptr[pool_inputs[s] + 1] += 1
+    for i in range(n_inputs):
+        input_indptr[i + 1] += input_indptr[i]
+    fill = input_indptr[:-1].copy()
+    input_synapses = np.empty(n_synapses, np.int32)
+    input_columns = np.empty(n_synapses, np.int32)
+    for c in range(n_columns):
+        for s in range(pool_indptr[c], pool_indptr[c + 1]):
+            i = pool_inputs[s]
+            input_synapses[fill[i]] = s
+            input_columns[fill[i]] = c
+            fill[i] += 1
+    return input_indptr, input_synapses, input_columns
 
 
-def connected_matrix(indptr, indices, connected, n_inputs):
-    """Compact CSR (n_columns, n_inputs) of the connected synapses only.
+@jit
+def connected_pool(pool_indptr, pool_inputs, permanences, connected_perm, conn_indptr,
+                   conn_inputs):
+    """Compact the connected synapses (permanence >= ``connected_perm``) into
+    ``conn_indptr`` / ``conn_inputs`` (column-major, preallocated with one slot per
+    potential synapse); returns their count."""
+    n_columns = pool_indptr.shape[0] - 1
+    k = 0
+    conn_indptr[0] = 0
+    for c in range(n_columns):
+        for s in range(pool_indptr[c], pool_indptr[c + 1]):
+            # Branch-free: about half the synapses are connected, unpredictably.
+            conn_inputs[k] = pool_inputs[s]
+            k += permanences[s] >= connected_perm
+        conn_indptr[c + 1] = k
+    return k
 
-    uint8 data: overlaps are counts, and uint8 sparse x dense products are
-    ~2.5x faster than float32 ones in scipy; wider ints only if a column can
-    exceed 255 connected synapses.
+
+# ---------------------------------------------------------------- overlaps
+
+@jit
+def _block_overlaps(conn_indptr, conn_inputs, X, start, n_rows, x_block, overlaps):
+    """Overlaps of rows ``start:start + n_rows`` of X (n_rows <= the block width).
+
+    ``overlaps[c, j]`` is column c's overlap with row ``start + j``; ``x_block``
+    (n_inputs, width) is scratch holding the rows input-major, so that each
+    connected synapse adds one contiguous vector (one SIMD add per synapse for
+    the whole block).
     """
-    kept = np.flatnonzero(connected)  # far cheaper than a random boolean mask
-    counts_before = np.concatenate(([0], np.cumsum(connected, dtype=np.int64)))
-    new_indptr = counts_before[indptr]
-    top = int(np.diff(new_indptr).max()) if new_indptr.size > 1 else 0
-    dtype = np.uint8 if top <= np.iinfo(np.uint8).max else np.int32
-    return _csr(np.ones(kept.size, dtype=dtype), indices[kept], new_indptr, n_inputs)
+    n_inputs = X.shape[1]
+    x_block[:, :] = 0
+    for j in range(n_rows):
+        for i in range(n_inputs):
+            x_block[i, j] = X[start + j, i]
+    n_columns = conn_indptr.shape[0] - 1
+    for c in range(n_columns):
+        acc = overlaps[c]
+        acc[:] = 0
+        for s in range(conn_indptr[c], conn_indptr[c + 1]):
+            acc += x_block[conn_inputs[s]]
 
 
-def _csr(data, indices, indptr, n_inputs):
-    matrix = sp.csr_matrix((indptr.shape[0] - 1, n_inputs), dtype=data.dtype)
-    # Assigning the parts directly skips scipy's O(nnz) format checks: the
-    # structure is canonical by construction (sorted pools, no duplicates).
-    matrix.data, matrix.indices, matrix.indptr = data, indices, indptr
-    return matrix
+@jit
+def _sample_overlaps(input_indptr, input_synapses, input_columns, permanences, connected_perm,
+                     x, overlaps):
+    """Overlaps of one sample over the input-major potential pool (online learning):
+    only the active inputs' synapses are visited."""
+    overlaps[:] = 0
+    for i in range(x.shape[0]):
+        if x[i]:
+            for k in range(input_indptr[i], input_indptr[i + 1]):
+                overlaps[input_columns[k]] += permanences[input_synapses[k]] >= connected_perm
 
 
-# Rows per block of the overlap product: a block's (n_columns x rows) result
-# must stay in L2 cache, or transposing it back to rows costs more than the
-# product itself (uint8 transposes of big blocks run at a few hundred MB/s).
-_ROW_BLOCK = 64
+# -------------------------------------------------------------- inhibition
 
+@jit
+def _global_winners_counts(overlaps, k, min_overlap, columns_by_rank, histogram, winners):
+    """Global k-winners of integer overlaps (one sample), by counting.
 
-def compute_overlaps(connected, inputs):
-    """Overlap of every column with every sample: (n_samples, n_columns).
-
-    ``inputs`` is a dense binary (n_samples, n_inputs) array. Each block of
-    rows is one sparse x dense product ``connected @ block.T``.
+    The k-th best overlap value ``v`` comes from a histogram; every column above
+    it wins, and among the columns at exactly ``v`` the highest ranks fill the
+    remaining places (``columns_by_rank``: columns by decreasing rank).
     """
-    n_rows = inputs.shape[0]
-    out = np.empty((n_rows, connected.shape[0]), dtype=connected.dtype)
-    if inputs.dtype == bool:
-        inputs = inputs.view(np.uint8)
-    for start in range(0, n_rows, _ROW_BLOCK):
-        block = inputs[start:start + _ROW_BLOCK]
-        block_t = np.ascontiguousarray(block.T, dtype=connected.dtype)
-        out[start:start + _ROW_BLOCK] = (connected @ block_t).T
+    n_columns = overlaps.shape[0]
+    histogram[:] = 0
+    top = histogram.shape[0] - 1
+    for c in range(n_columns):
+        v = overlaps[c]
+        if v >= min_overlap:
+            histogram[min(v, top)] += 1
+    # Smallest value v such that fewer than k columns have an overlap above it.
+    n_above = 0
+    v = top
+    while v >= min_overlap and n_above + histogram[v] < k:
+        n_above += histogram[v]
+        v -= 1
+    if v < min_overlap:  # at most k eligible columns: all of them win
+        for c in range(n_columns):
+            winners[c] = overlaps[c] >= min_overlap
+        return
+    for c in range(n_columns):
+        winners[c] = overlaps[c] > v
+    need = k - n_above
+    for r in range(n_columns):
+        if need == 0:
+            break
+        c = columns_by_rank[r]
+        if overlaps[c] == v:
+            winners[c] = 1
+            need -= 1
+
+
+@jit
+def _kth_largest(keys, m, k):
+    """The k-th largest of ``keys[:m]`` (distinct values), partially reordering them."""
+    target = m - k
+    lo = 0
+    hi = m - 1
+    while lo < hi:
+        a = keys[lo]
+        b = keys[(lo + hi) // 2]
+        c = keys[hi]
+        pivot = max(min(a, b), min(max(a, b), c))  # median of three
+        i = lo
+        j = hi
+        while i <= j:
+            while keys[i] < pivot:
+                i += 1
+            while keys[j] > pivot:
+                j -= 1
+            if i <= j:
+                keys[i], keys[j] = keys[j], keys[i]
+                i += 1
+                j -= 1
+        if target <= j:
+            hi = j
+        elif target >= i:
+            lo = i
+        else:
+            return keys[target]
+    return keys[target]
+
+
+@jit
+def _global_winners_scores(scores, overlaps, k, min_overlap, column_rank, keys, winners):
+    """Global k-winners of float32 (boosted) scores: top k by (score, rank) among
+    the columns whose raw overlap reaches ``min_overlap`` and whose score is positive.
+
+    Each eligible column gets one unique int64 key, score major and rank minor:
+    the IEEE-754 bits of a positive float32 order like its value.
+    """
+    n_columns = scores.shape[0]
+    bits = scores.view(np.int32)
+    m = 0
+    for c in range(n_columns):
+        winners[c] = 0
+        if overlaps[c] >= min_overlap and scores[c] > 0:
+            keys[m] = np.int64(bits[c]) * n_columns + column_rank[c]
+            m += 1
+    if m == 0:
+        return
+    if m <= k:
+        for c in range(n_columns):
+            winners[c] = overlaps[c] >= min_overlap and scores[c] > 0
+        return
+    kth = _kth_largest(keys, m, k)
+    for c in range(n_columns):
+        if overlaps[c] >= min_overlap and scores[c] > 0:
+            winners[c] = np.int64(bits[c]) * n_columns + column_rank[c] >= kth
+
+
+@jit
+def _local_winners(scores, overlaps, n_active, min_overlap, column_rank, coords, strides,
+                   nb_coords, nb_counts, position, winners):
+    """Local k-winners (one sample): an eligible column wins when fewer than
+    ``n_active[c]`` columns of its neighbourhood beat it (higher score, or equal
+    score and higher rank). Ineligible columns (raw overlap under ``min_overlap``
+    or score <= 0) neither win nor beat anyone."""
+    n_columns = scores.shape[0]
+    ndim = strides.shape[0]
+    for c in range(n_columns):
+        winners[c] = 0
+        if overlaps[c] < min_overlap or scores[c] <= 0:
+            continue
+        me = scores[c]
+        my_rank = column_rank[c]
+        quota = n_active[c]
+        n_beaten_by = 0
+        for d in range(ndim):
+            position[d] = 0
+        while True:
+            other = 0
+            for d in range(ndim):
+                other += nb_coords[d, coords[c, d], position[d]] * strides[d]
+            if other != c and overlaps[other] >= min_overlap and scores[other] > 0:
+                s = scores[other]
+                if s > me or (s == me and column_rank[other] > my_rank):
+                    n_beaten_by += 1
+                    if n_beaten_by >= quota:
+                        break
+            d = ndim - 1
+            while d >= 0:
+                position[d] += 1
+                if position[d] < nb_counts[d, coords[c, d]]:
+                    break
+                position[d] = 0
+                d -= 1
+            if d < 0:
+                break
+        winners[c] = n_beaten_by < quota
+
+
+# ----------------------------------------------------------- neighbourhoods
+
+@jit
+def neighbourhoods(column_shape, radius, wrap_around):
+    """Per-axis neighbour coordinates of every column coordinate.
+
+    A column's neighbourhood is the box of columns within ``radius`` along every
+    axis. Without wrap-around it is clipped at the edges; with wrap-around it
+    wraps, and an axis shorter than the box is covered once (no column counts
+    twice). Returns ``nb_coords`` (ndim, max_side, max_width): the neighbour
+    coordinates along axis d of coordinate x are ``nb_coords[d, x, :nb_counts[d, x]]``.
+    """
+    ndim = column_shape.shape[0]
+    max_side = 1
+    for d in range(ndim):
+        max_side = max(max_side, column_shape[d])
+    width = max_side if radius >= max_side else 2 * radius + 1
+    width = min(width, max_side)
+    nb_coords = np.zeros((ndim, max_side, width), np.int64)
+    nb_counts = np.zeros((ndim, max_side), np.int64)
+    for d in range(ndim):
+        side = column_shape[d]
+        for x in range(side):
+            n = 0
+            if radius >= side or 2 * radius + 1 >= side:
+                if wrap_around:
+                    for y in range(side):
+                        nb_coords[d, x, n] = y
+                        n += 1
+                else:
+                    for y in range(max(0, x - radius), min(side - 1, x + radius) + 1):
+                        nb_coords[d, x, n] = y
+                        n += 1
+            else:
+                for o in range(-radius, radius + 1):
+                    y = x + o
+                    if wrap_around:
+                        nb_coords[d, x, n] = y % side
+                        n += 1
+                    elif 0 <= y < side:
+                        nb_coords[d, x, n] = y
+                        n += 1
+            nb_counts[d, x] = n
+    return nb_coords, nb_counts
+
+
+@jit
+def column_coordinates(column_shape):
+    """Coordinates (n_columns, ndim) and C-order strides of a column grid."""
+    ndim = column_shape.shape[0]
+    strides = np.ones(ndim, np.int64)
+    for d in range(ndim - 2, -1, -1):
+        strides[d] = strides[d + 1] * column_shape[d + 1]
+    n_columns = strides[0] * column_shape[0]
+    coords = np.empty((n_columns, ndim), np.int64)
+    for c in range(n_columns):
+        rest = c
+        for d in range(ndim):
+            coords[c, d] = rest // strides[d]
+            rest -= coords[c, d] * strides[d]
+    return coords, strides
+
+
+@jit
+def neighbourhood_sizes(coords, nb_counts):
+    """Number of columns (self included) in each column's neighbourhood."""
+    n_columns, ndim = coords.shape
+    sizes = np.ones(n_columns, np.int64)
+    for c in range(n_columns):
+        for d in range(ndim):
+            sizes[c] *= nb_counts[d, coords[c, d]]
+    return sizes
+
+
+@jit
+def local_n_active(sizes, density, n_active_columns):
+    """Winners allowed per neighbourhood: ``n_active_columns`` (if > 0, capped at
+    the neighbourhood size) or ``max(1, round-half-up(density * size))``."""
+    out = np.empty(sizes.shape[0], np.int64)
+    for c in range(sizes.shape[0]):
+        if n_active_columns > 0:
+            out[c] = min(n_active_columns, sizes[c])
+        else:
+            out[c] = max(1, int(0.5 + density * sizes[c]))
     return out
 
 
-def global_winners(scores, k, column_rank, min_overlap=None, overlaps=None):
-    """The ``k`` best-scoring columns of each row, ties broken by ``column_rank``.
+@jit
+def neighbourhood_reduce(values, coords, strides, nb_coords, nb_counts, use_max):
+    """Max (``use_max``) or mean of ``values`` over each column's neighbourhood.
 
-    Parameters
-    ----------
-    scores : ndarray (n_samples, n_columns), non-negative
-        Integer overlaps (inference) or float boosted overlaps (learning).
-    k : int
-    column_rank : ndarray of int, a permutation of range(n_columns)
-        Fixed, random priority: among equal scores the higher rank wins, so the
-        result is unique and does not favour low column indices.
-    min_overlap : int or None
-        Columns whose raw overlap is below this cannot win (stimulus threshold).
-    overlaps : ndarray or None
-        Raw overlaps for ``min_overlap`` when ``scores`` are boosted.
-
-    Returns
-    -------
-    winners : ndarray of bool (n_samples, n_columns)
-
-    Notes
-    -----
-    Every column gets one unique integer key, score major and rank minor, and a
-    single ``np.partition`` per row finds the k-th key. Float scores enter the
-    key through their IEEE-754 bits, which order non-negative floats exactly
-    like their values; so there are no ties to resolve afterwards, and integer
-    partitions (SIMD-sorted in numpy) stay fast when many scores are equal.
+    The box is separable: one pass per axis over that axis' neighbours.
     """
-    n_rows, n_columns = scores.shape
-    k = min(int(k), n_columns)
-    if k <= 0 or n_rows == 0:
-        return np.zeros(scores.shape, dtype=bool)
-    floor = 0
-    if scores.dtype.kind == "f":
-        values = np.ascontiguousarray(scores, dtype=np.float32).view(np.int32)
-        if min_overlap:
-            # Ineligible columns get key = rank < n_columns; eligible ones have
-            # a positive score, so bits >= 1 and key >= n_columns.
-            eligible = (overlaps if overlaps is not None else scores) >= min_overlap
-            values = values * eligible
-            floor = 1
-        top = int(np.iinfo(np.int32).max)
-    else:
-        values = scores
-        top = int(scores.max())
-        floor = int(min_overlap or 0)
-    dtype = np.int32 if (top + 2) * n_columns < np.iinfo(np.int32).max else np.int64
-    keys = np.multiply(values, n_columns, dtype=dtype)
-    keys += column_rank
-    kth = np.partition(keys, n_columns - k, axis=1)[:, n_columns - k]
-    # Keys below floor * n_columns belong to columns under the stimulus threshold.
-    return keys >= np.maximum(kth, floor * n_columns)[:, None]
+    n_columns, ndim = coords.shape
+    current = values.astype(np.float64)
+    out = np.empty(n_columns, np.float64)
+    for d in range(ndim):
+        for c in range(n_columns):
+            x = coords[c, d]
+            base = c - x * strides[d]
+            acc = -np.inf if use_max else 0.0
+            for k in range(nb_counts[d, x]):
+                v = current[base + nb_coords[d, x, k] * strides[d]]
+                if use_max:
+                    acc = max(acc, v)
+                else:
+                    acc += v
+            out[c] = acc
+        current, out = out, current
+    if not use_max:
+        sizes = neighbourhood_sizes(coords, nb_counts)
+        for c in range(n_columns):
+            current[c] /= sizes[c]
+    return current
 
 
-def local_winners(scores, n_active, column_rank, column_shape, offsets, wrap_around,
-                  min_overlap=None, overlaps=None):
-    """Local inhibition: a column wins if fewer than ``n_active[c]`` of its
-    neighbours beat it (higher score, or equal score and higher rank).
+# ---------------------------------------------------------------- topology
 
-    ``offsets`` are the neighbour offsets in column space (self excluded). One
-    vectorised comparison per offset over the whole batch.
+@jit
+def inhibition_radius(pool_indptr, pool_inputs, permanences, connected_perm, input_shape,
+                      columns_per_input):
+    """Inhibition radius from the mean receptive-field extent (BAMI).
+
+    A column's extent is, per input axis, max - min + 1 of its connected
+    inputs' coordinates, averaged over the axes; columns without a connected
+    synapse are left out. The mean extent, in columns, is the diameter.
     """
-    n_rows = scores.shape[0]
-    scores = scores.astype(np.float64)
-    eligible = None
-    if min_overlap:
-        eligible = (overlaps if overlaps is not None else scores) >= min_overlap
-        scores = np.where(eligible, scores, -np.inf)
-    grid_shape = (n_rows,) + tuple(column_shape)
-    score_grid = scores.reshape(grid_shape)
-    rank_grid = np.broadcast_to(column_rank.reshape(column_shape), grid_shape)
-    n_bigger = np.zeros(grid_shape, dtype=np.int32)
-    axes = tuple(range(1, len(column_shape) + 1))
-    coords = np.indices(column_shape)
-    for offset in offsets:
-        neighbour_score = np.roll(score_grid, shift=[-o for o in offset], axis=axes)
-        neighbour_rank = np.roll(rank_grid, shift=[-o for o in offset], axis=axes)
-        beats = (neighbour_score > score_grid) | (
-            (neighbour_score == score_grid) & (neighbour_rank > rank_grid))
-        if not wrap_around:
-            inside = np.ones(column_shape, dtype=bool)
-            for axis_coords, o, size in zip(coords, offset, column_shape):
-                inside &= (axis_coords + o >= 0) & (axis_coords + o < size)
-            beats &= inside
-        n_bigger += beats
-    winners = n_bigger.reshape(n_rows, -1) < n_active
-    winners &= np.isfinite(scores) if eligible is None else eligible
-    return winners
+    n_columns = pool_indptr.shape[0] - 1
+    ndim = input_shape.shape[0]
+    lo = np.empty(ndim, np.int64)
+    hi = np.empty(ndim, np.int64)
+    total = 0
+    n_fields = 0
+    for c in range(n_columns):
+        found = False
+        for s in range(pool_indptr[c], pool_indptr[c + 1]):
+            if permanences[s] >= connected_perm:
+                rest = pool_inputs[s]
+                for d in range(ndim - 1, -1, -1):
+                    x = rest % input_shape[d]
+                    rest //= input_shape[d]
+                    if not found or x < lo[d]:
+                        lo[d] = x
+                    if not found or x > hi[d]:
+                        hi[d] = x
+                found = True
+        if found:
+            n_fields += 1
+            for d in range(ndim):
+                total += hi[d] - lo[d] + 1
+    span = 0.0 if n_fields == 0 else total / n_fields / ndim
+    diameter = span * columns_per_input
+    return int(max(1.0, (diameter - 1.0) / 2.0) + 0.5)
 
 
-def _pack_rows(bits):
-    """Pack a bool (n_rows, n_samples) array into uint64 words along samples."""
-    packed = np.packbits(bits, axis=1, bitorder="little")
-    pad = (-packed.shape[1]) % 8
-    if pad:
-        packed = np.pad(packed, ((0, 0), (0, pad)))
-    return np.ascontiguousarray(packed).view(np.uint64)
+# --------------------------------------------------------------- transform
 
+@jit
+def active_columns(conn_indptr, conn_inputs, X, x_block, overlaps, global_inhibition, k,
+                   n_active, min_overlap, column_rank, column_shape, radius, wrap_around, out):
+    """Winners (uint8 ``out``, n_rows x n_columns) of rows X: no boosting, no learning.
 
-def synapse_statistics(indptr, indices, winners, inputs):
-    """Per-synapse counts over a batch, for the synapses of columns that won.
-
-    Returns
-    -------
-    columns : ndarray of int64
-        The columns that won at least once.
-    synapses : ndarray of int64 or slice
-        Their synapse ids (a slice covering all synapses when every column won).
-    n_active_when_won : ndarray of float32
-        For each, in how many samples its column won and its input was on.
-    n_won : ndarray of float32
-        For each, in how many samples its column won.
-
-    The counts are popcounts of bit-packed (column wins AND input on) masks:
-    ~n_samples/64 word operations per synapse instead of a dense product.
+    ``x_block`` (n_inputs, width) and ``overlaps`` (n_columns, width) are scratch
+    for the blocked overlaps (uint16 unless a pool exceeds 65,535 synapses).
     """
-    wins = winners.sum(axis=0)
-    columns = np.flatnonzero(wins)
-    n_columns = indptr.shape[0] - 1
-    if columns.size == n_columns:
-        synapses = slice(None)
-        pool_inputs = indices
-        local_column = synapse_columns(indptr)
-    else:
-        synapses = synapses_of(indptr, columns)
-        pool_inputs = indices[synapses]
-        local_column = None
-    inputs = np.asarray(inputs, dtype=bool)
-    if winners.shape[0] == 1:  # online learning: one sample, one win per column
-        hits = inputs[0][pool_inputs].astype(np.float32)
-        return columns, synapses, hits, np.ones(hits.size, dtype=np.float32)
-    if local_column is None:
-        local_column = np.repeat(np.arange(columns.size), np.diff(indptr)[columns])
-    won_bits = _pack_rows(winners[:, columns].T)
-    input_bits = _pack_rows(inputs.T)
-    n_words = won_bits.shape[1]
-    hits = np.empty(pool_inputs.size, dtype=np.float32)
-    step = max(1, _MAX_SCRATCH // n_words)
-    for start in range(0, pool_inputs.size, step):
-        stop = min(start + step, pool_inputs.size)
-        both = won_bits[local_column[start:stop]] & input_bits[pool_inputs[start:stop]]
-        counts = np.bitwise_count(both)
-        hits[start:stop] = counts[:, 0] if n_words == 1 else counts.sum(axis=1)
-    return columns, synapses, hits, wins[columns][local_column].astype(np.float32)
+    n_rows = X.shape[0]
+    n_columns = conn_indptr.shape[0] - 1
+    width = x_block.shape[1]
+    ov = np.empty(n_columns, np.int32)
+    columns_by_rank = np.empty(n_columns, np.int64)
+    for c in range(n_columns):
+        columns_by_rank[n_columns - 1 - column_rank[c]] = c
+    top = 0
+    for c in range(n_columns):
+        top = max(top, conn_indptr[c + 1] - conn_indptr[c])
+    histogram = np.zeros(top + 1, np.int64)
+    scores = np.empty(n_columns, np.float32)
+    coords, strides = column_coordinates(column_shape)
+    nb_coords, nb_counts = neighbourhoods(column_shape, radius, wrap_around)
+    position = np.zeros(column_shape.shape[0], np.int64)
+    for start in range(0, n_rows, width):
+        n = min(width, n_rows - start)
+        _block_overlaps(conn_indptr, conn_inputs, X, start, n, x_block, overlaps)
+        for j in range(n):
+            for c in range(n_columns):
+                ov[c] = overlaps[c, j]
+            if global_inhibition:
+                _global_winners_counts(ov, k, min_overlap, columns_by_rank, histogram,
+                                       out[start + j])
+            else:
+                for c in range(n_columns):
+                    scores[c] = ov[c]
+                _local_winners(scores, ov, n_active, min_overlap, column_rank, coords, strides,
+                               nb_coords, nb_counts, position, out[start + j])
 
 
-def adapt_synapses(permanences, synapses, n_active_when_won, n_won, syn_perm_active_inc,
-                   syn_perm_inactive_dec, syn_perm_trim_threshold):
-    """Hebbian update of the winners' synapses, in place (BAMI Phase 3).
+# ---------------------------------------------------------------- learning
 
-    Each time its column wins, a synapse gains ``syn_perm_active_inc`` if its
-    input was on and loses ``syn_perm_inactive_dec`` otherwise; a batch applies
-    the sum. Permanences stay in [0, 1] and tiny ones are trimmed to 0.
-    """
-    updated = n_active_when_won * np.float32(syn_perm_active_inc + syn_perm_inactive_dec)
-    updated -= n_won * np.float32(syn_perm_inactive_dec)
-    updated += permanences[synapses]
-    np.clip(updated, 0.0, 1.0, out=updated)
-    updated[updated < syn_perm_trim_threshold] = 0.0
-    permanences[synapses] = updated
-
-
-def raise_to_threshold(permanences, indptr, columns, syn_perm_connected, increment,
-                       stimulus_threshold):
-    """Raise whole pools until each column has ``stimulus_threshold`` connected
-    synapses, so no column is permanently silenced (in place)."""
-    if stimulus_threshold <= 0 or columns.size == 0:
+@jit
+def _save_column(c, permanences, pool_indptr, journal_saved, journal_columns, journal_values,
+                 journal_counts):
+    """Record column c's permanences before the first change of this call (undo journal)."""
+    if journal_counts[2] == 0 or journal_saved[c]:
         return
-    pool_sizes = np.diff(indptr)
-    for _ in range(int(np.ceil(1.0 / increment)) + 1):
-        synapses = synapses_of(indptr, columns)
-        connected = permanences[synapses] >= syn_perm_connected
-        starts = np.concatenate(([0], np.cumsum(pool_sizes[columns])[:-1]))
-        counts = np.add.reduceat(connected, starts, dtype=np.int64)
-        target = np.minimum(stimulus_threshold, pool_sizes[columns])
-        columns = columns[counts < target]
-        if columns.size == 0:
+    journal_saved[c] = 1
+    journal_columns[journal_counts[0]] = c
+    journal_counts[0] += 1
+    at = journal_counts[1]
+    for s in range(pool_indptr[c], pool_indptr[c + 1]):
+        journal_values[at] = permanences[s]
+        at += 1
+    journal_counts[1] = at
+
+
+@jit
+def undo_journal(permanences, pool_indptr, journal_columns, journal_values, journal_counts):
+    """Put back the permanences saved in the journal (a failed learning call)."""
+    at = 0
+    for j in range(journal_counts[0]):
+        c = journal_columns[j]
+        for s in range(pool_indptr[c], pool_indptr[c + 1]):
+            permanences[s] = journal_values[at]
+            at += 1
+
+
+@jit
+def raise_to_threshold(permanences, pool_indptr, c, connected_perm, increment,
+                       stimulus_threshold):
+    """Raise column c's whole pool until ``min(stimulus_threshold, pool size)`` of its
+    synapses are connected, so that no column is silenced for good (in place)."""
+    start = pool_indptr[c]
+    stop = pool_indptr[c + 1]
+    target = min(stimulus_threshold, stop - start)
+    if target <= 0 or increment <= 0:
+        return
+    for _ in range(int(math.ceil(1.0 / increment)) + 1):
+        n_connected = 0
+        for s in range(start, stop):
+            if permanences[s] >= connected_perm:
+                n_connected += 1
+        if n_connected >= target:
             return
-        synapses = synapses_of(indptr, columns)
-        permanences[synapses] = np.minimum(permanences[synapses] + increment, 1.0)
+        for s in range(start, stop):
+            permanences[s] = min(permanences[s] + increment, np.float32(1.0))
 
 
-def bump_up_weak_columns(permanences, indptr, weak_columns, increment):
-    """Raise every potential synapse of columns that rarely overlap (in place)."""
-    if weak_columns.size:
-        synapses = synapses_of(indptr, weak_columns)
-        permanences[synapses] = np.minimum(permanences[synapses] + increment, 1.0)
+@jit
+def _update_duty_cycle(duty_cycles, events, iteration, period):
+    """One step of the moving averages, for learning iteration ``iteration + 1``."""
+    p = min(iteration + 1, period)
+    for c in range(duty_cycles.shape[0]):
+        duty_cycles[c] = (duty_cycles[c] * (p - 1) + events[c]) / p
 
 
-def update_duty_cycles(duty_cycles, events, iteration, duty_cycle_period):
-    """Moving averages after a batch of events (n_samples, n_columns).
+@jit
+def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, input_columns,
+          X, x_block, overlaps, batch_size, column_rank, global_inhibition, global_n_active,
+          column_shape, wrap_around, density, n_active_columns, input_shape, columns_per_input,
+          min_overlap, stimulus_threshold, connected_perm, active_inc, inactive_dec, trim,
+          below_stimulus_inc, boost_strength, duty_cycle_period, min_pct_overlap_duty,
+          update_period, active_duty, overlap_duty, min_overlap_duty, boost, counters,
+          journal_saved, journal_columns, journal_values, journal_counts):
+    """Learn from the rows of X in order, in batches of ``batch_size`` (BAMI Phase 3).
 
-    Sample ``j`` of the batch is learning iteration ``iteration + j + 1``; its
-    averaging period is ``min(that iteration, duty_cycle_period)`` and each step
-    is ``d <- (d * (p - 1) + event) / p``. The batch's recursion is applied in
-    closed form (one weighted sum), so it equals the per-sample loop exactly.
+    For each batch: overlaps and winners with the permanences and boost factors
+    of the batch start (boosted scores, inhibition radius ``counters[1]``); the
+    summed Hebbian update of every winner's synapses (+``active_inc`` towards an
+    active input, -``inactive_dec`` otherwise, per win; clipped to [0, 1];
+    below ``trim`` set to 0); winners raised to the stimulus threshold; duty
+    cycles per sample; columns whose overlap duty cycle is under their minimum
+    bumped by ``batch * below_stimulus_inc``; boost factors
+    ``exp((target density - active duty) * boost_strength)``; every
+    ``update_period`` iterations, the inhibition radius and the minimum overlap
+    duty cycles. ``counters`` = [iteration, radius] and the duty / boost arrays
+    are updated in place; permanences too, journaled first.
     """
-    n = events.shape[0]
-    if n == 0:
-        return duty_cycles
-    if n == 1:  # online learning: the recursion itself
-        p = min(iteration + 1, duty_cycle_period)
-        return (duty_cycles * (p - 1) + events[0]) / p
-    period = np.minimum(iteration + np.arange(1, n + 1), duty_cycle_period).astype(np.float64)
-    decay = (period - 1.0) / period
-    # weight of sample j: (1 / p_j) * prod_{m > j} decay_m
-    later = np.append(np.cumprod(decay[::-1])[::-1][1:], 1.0)
-    weights = later / period
-    total_decay = later[0] * decay[0]
-    return duty_cycles * total_decay + weights @ events.astype(np.float64)
+    n_rows = X.shape[0]
+    n_columns = pool_indptr.shape[0] - 1
+    n_synapses = pool_inputs.shape[0]
+    coords, strides = column_coordinates(column_shape)
+    radius = counters[1]
+    nb_coords, nb_counts = neighbourhoods(column_shape, radius, wrap_around)
+    n_active = local_n_active(neighbourhood_sizes(coords, nb_counts), density,
+                              n_active_columns)
+    position = np.zeros(column_shape.shape[0], np.int64)
 
+    compact = batch_size >= _COMPACT_BATCH
+    conn_indptr = np.empty(n_columns + 1, np.int64)
+    conn_inputs = np.empty(n_synapses if compact else 0, np.int32)
+    width = x_block.shape[1]
+    ov = np.empty(n_columns, np.int32)
+    scores = np.empty(n_columns, np.float32)
+    boost32 = np.empty(n_columns, np.float32)
+    keys = np.empty(n_columns, np.int64)
+    winners = np.empty(n_columns, np.uint8)
+    events = np.empty(n_columns, np.uint8)
+    hits = np.zeros(n_synapses, np.int32)
+    wins = np.zeros(n_columns, np.int32)
+    won = np.empty(n_columns, np.int64)
 
-def boost_factors(active_duty_cycles, target_density, boost_strength):
-    """Exponential boosting (Cui, Ahmad & Hawkins 2017): columns less active than
-    the target density get boosted, more active ones damped."""
-    return np.exp((target_density - active_duty_cycles) * boost_strength)
+    for b0 in range(0, n_rows, batch_size):
+        b1 = min(b0 + batch_size, n_rows)
+        nb = b1 - b0
+        iteration = counters[0]
+        for c in range(n_columns):
+            boost32[c] = boost[c] if boost_strength > 0 else 1.0
+        if nb >= _COMPACT_BATCH:
+            connected_pool(pool_indptr, pool_inputs, permanences, connected_perm, conn_indptr,
+                           conn_inputs)
+        n_won = 0
+        for j in range(nb):
+            row = b0 + j
+            if nb >= _COMPACT_BATCH:
+                if j % width == 0:
+                    _block_overlaps(conn_indptr, conn_inputs, X, row, min(width, b1 - row),
+                                    x_block, overlaps)
+                for c in range(n_columns):
+                    ov[c] = overlaps[c, j % width]
+            else:
+                _sample_overlaps(input_indptr, input_synapses, input_columns, permanences,
+                                 connected_perm, X[row], ov)
+            for c in range(n_columns):
+                scores[c] = np.float32(ov[c]) * boost32[c]
+            if global_inhibition:
+                _global_winners_scores(scores, ov, global_n_active, min_overlap, column_rank,
+                                       keys, winners)
+            else:
+                _local_winners(scores, ov, n_active, min_overlap, column_rank, coords, strides,
+                               nb_coords, nb_counts, position, winners)
+            # Statistics of the winners' synapses over the batch.
+            x = X[row]
+            for c in range(n_columns):
+                if winners[c]:
+                    if wins[c] == 0:
+                        won[n_won] = c
+                        n_won += 1
+                    wins[c] += 1
+                    for s in range(pool_indptr[c], pool_indptr[c + 1]):
+                        hits[s] += x[pool_inputs[s]]
+            for c in range(n_columns):
+                events[c] = ov[c] >= min_overlap
+            _update_duty_cycle(overlap_duty, events, iteration + j, duty_cycle_period)
+            _update_duty_cycle(active_duty, winners, iteration + j, duty_cycle_period)
+
+        # Hebbian update of the winners' synapses, summed over the batch.
+        for w in range(n_won):
+            c = won[w]
+            _save_column(c, permanences, pool_indptr, journal_saved, journal_columns,
+                         journal_values, journal_counts)
+            n_wins = wins[c]
+            for s in range(pool_indptr[c], pool_indptr[c + 1]):
+                delta = (np.float32(hits[s]) * active_inc
+                         - np.float32(n_wins - hits[s]) * inactive_dec)
+                p = permanences[s] + delta
+                p = min(max(p, np.float32(0.0)), np.float32(1.0))
+                if p < trim:
+                    p = np.float32(0.0)
+                permanences[s] = p
+                hits[s] = 0
+            wins[c] = 0
+            raise_to_threshold(permanences, pool_indptr, c, connected_perm,
+                               np.float32(below_stimulus_inc), stimulus_threshold)
+        # Columns that rarely overlap get all their synapses raised.
+        bump = np.float32(nb * below_stimulus_inc)
+        for c in range(n_columns):
+            if overlap_duty[c] < min_overlap_duty[c]:
+                _save_column(c, permanences, pool_indptr, journal_saved, journal_columns,
+                             journal_values, journal_counts)
+                for s in range(pool_indptr[c], pool_indptr[c + 1]):
+                    permanences[s] = min(permanences[s] + bump, np.float32(1.0))
+        # Boosting towards the target density (global, or the neighbourhood's mean).
+        if global_inhibition:
+            target = global_n_active / n_columns
+            for c in range(n_columns):
+                boost[c] = math.exp((target - active_duty[c]) * boost_strength)
+        else:
+            local_target = neighbourhood_reduce(active_duty, coords, strides, nb_coords,
+                                                nb_counts, False)
+            for c in range(n_columns):
+                boost[c] = math.exp((local_target[c] - active_duty[c]) * boost_strength)
+        # Periodic update of the inhibition radius and the minimum duty cycles.
+        if (iteration + nb) // update_period > iteration // update_period:
+            if not global_inhibition:
+                new_radius = inhibition_radius(pool_indptr, pool_inputs, permanences,
+                                               connected_perm, input_shape, columns_per_input)
+                if new_radius != radius:
+                    radius = new_radius
+                    nb_coords, nb_counts = neighbourhoods(column_shape, radius, wrap_around)
+                    n_active = local_n_active(neighbourhood_sizes(coords, nb_counts), density,
+                                              n_active_columns)
+                top = neighbourhood_reduce(overlap_duty, coords, strides, nb_coords,
+                                           nb_counts, True)
+                for c in range(n_columns):
+                    min_overlap_duty[c] = min_pct_overlap_duty * top[c]
+            else:
+                top_duty = 0.0
+                for c in range(n_columns):
+                    top_duty = max(top_duty, overlap_duty[c])
+                for c in range(n_columns):
+                    min_overlap_duty[c] = min_pct_overlap_duty * top_duty
+        counters[0] = iteration + nb
+        counters[1] = radius

@@ -1,12 +1,13 @@
-"""Topology kernels: potential pools, column neighbourhoods, receptive-field spans.
+"""Topology: shapes, column centres and potential pools (drawn once, at initialisation).
 
-Plain functions over numpy arrays, no estimator state. Coordinates follow numpy's
+Plain numpy functions, no estimator state; the neighbourhoods of local
+inhibition and the receptive-field spans are compiled kernels in
+``_spatial_pooling.py``, since learning updates them. Coordinates follow numpy's
 C order (``np.ravel_multi_index``), so an image of shape ``(h, w)`` flattened
 row by row has the input topology ``(h, w)``.
 """
 
 import numpy as np
-from scipy import ndimage
 
 # Bound on the (columns x window) scratch arrays built while sampling pools.
 _MAX_SCRATCH = 1 << 23
@@ -106,72 +107,3 @@ def potential_pools(column_shape, input_shape, potential_radius, potential_pct, 
     indptr = np.zeros(n_columns + 1, dtype=np.int64)
     np.cumsum(n_potential, out=indptr[1:])
     return indptr, indices
-
-
-def _window_filter(values, column_shape, radius, wrap_around, kind):
-    """Apply a (2*radius+1)^ndim max or sum filter to each row of ``values``."""
-    n_rows = values.shape[0]
-    grid = values.reshape((n_rows,) + tuple(column_shape))
-    size = (1,) + tuple(min(2 * radius + 1, 2 * s + 1) for s in column_shape)
-    mode = "wrap" if wrap_around else "constant"
-    if kind == "max":
-        cval = -np.inf if values.dtype.kind == "f" else np.iinfo(values.dtype).min
-        out = ndimage.maximum_filter(grid, size=size, mode=mode, cval=cval)
-    else:
-        out = ndimage.uniform_filter(grid.astype(np.float64), size=size, mode=mode, cval=0.0)
-        out *= np.prod(size)
-    return out.reshape(n_rows, -1)
-
-
-def neighbourhood_max(values, column_shape, radius, wrap_around):
-    """Max of ``values`` (n_rows, n_columns) over each column's neighbourhood."""
-    return _window_filter(values, column_shape, radius, wrap_around, "max")
-
-
-def neighbourhood_size(column_shape, radius, wrap_around):
-    """Number of columns (self included) in each column's neighbourhood."""
-    if wrap_around:
-        return np.full(int(np.prod(column_shape)),
-                       np.prod([min(2 * radius + 1, s) for s in column_shape]), dtype=np.int64)
-    ones = np.ones((1, int(np.prod(column_shape))))
-    return np.rint(_window_filter(ones, column_shape, radius, False, "sum")[0]).astype(np.int64)
-
-
-def neighbourhood_mean(values, column_shape, radius, wrap_around):
-    """Mean of ``values`` (n_rows, n_columns) over each column's neighbourhood."""
-    if wrap_around and any(2 * radius + 1 > s for s in column_shape):
-        # A window larger than a wrapped axis would count some columns twice.
-        radius = min(radius, (min(column_shape) - 1) // 2)
-    total = _window_filter(values, column_shape, radius, wrap_around, "sum")
-    return total / neighbourhood_size(column_shape, radius, wrap_around)
-
-
-def neighbourhood_offsets(column_shape, radius):
-    """Offsets (ndim-tuples) of a column's neighbours, self excluded, without repeats."""
-    ranges = [np.arange(-min(radius, s // 2), min(radius, (s - 1) // 2) + 1)
-              for s in column_shape]
-    grid = np.stack(np.meshgrid(*ranges, indexing="ij"), axis=-1).reshape(-1, len(column_shape))
-    return [tuple(o) for o in grid if any(o)]
-
-
-def mean_connected_span(indptr, indices, connected, input_shape):
-    """Mean over columns of the extent of their connected synapses in input space.
-
-    The extent of a column is, per input axis, max - min + 1 of its connected
-    inputs' coordinates, averaged over the axes. Columns with no connected
-    synapse are left out (they have no receptive field).
-    """
-    n_columns = indptr.shape[0] - 1
-    col_of_syn = np.repeat(np.arange(n_columns), np.diff(indptr))[connected]
-    if col_of_syn.size == 0:
-        return 0.0
-    coords = np.unravel_index(indices[connected], input_shape)
-    has_field = np.bincount(col_of_syn, minlength=n_columns) > 0
-    spans = np.zeros(n_columns)
-    for axis_coords in coords:
-        lo = np.full(n_columns, np.iinfo(np.int64).max)
-        hi = np.full(n_columns, -1)
-        np.minimum.at(lo, col_of_syn, axis_coords)
-        np.maximum.at(hi, col_of_syn, axis_coords)
-        spans[has_field] += hi[has_field] - lo[has_field] + 1
-    return float(spans[has_field].mean() / len(coords))

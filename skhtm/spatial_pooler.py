@@ -26,9 +26,16 @@ from ._validation import check_binary, validate_last_axis
 _UPDATE_PERIOD = 50
 # Rows per transform chunk; fixed, so results never depend on n_jobs.
 _TRANSFORM_CHUNK = 256
-# From this batch size on, compacting the connected synapses once per batch
-# (~0.3 ms at 140k synapses) is cheaper than multiplying over the whole pool.
-_COMPACT_BATCH = 32
+# Samples per block of the blocked overlaps: one 64-lane SIMD add per
+# connected synapse (uint16 lanes), and the block's overlaps stay in L2.
+_BLOCK_WIDTH = 64
+# Dense input bytes handed to one learning kernel call (whole batches).
+_LEARN_CHUNK_BYTES = 1 << 22
+# Input dtypes that take the fast validation path of a one-sample partial_fit.
+_FAST_DTYPES = (np.dtype(bool), np.dtype(np.uint8))
+# Private state: the potential pool input-major (structure only, fixed at
+# initialisation), for the online overlaps over the active inputs.
+_INPUT_MAJOR = ("_input_indptr", "_input_synapses", "_input_columns")
 
 
 class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin,
@@ -255,9 +262,10 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
         """
         with restore_on_error(self):
             self._drop_fitted_state()
+            self._check_structure()
             X, _ = self._validate_input(X, reset=True)
             self._initialize(X.shape[1])
-            self._learn(X, self.n_epochs, self.shuffle)
+            self._learn(X, self.n_epochs, self.shuffle, fresh=True)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -265,7 +273,8 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
         """Learn from X in one pass, in the given order (online learning).
 
         The first call initialises the columns. A call that fails leaves the
-        model exactly as it was.
+        model exactly as it was. A call costs little more than its samples: a
+        stream can be learned one sample per call.
 
         Parameters
         ----------
@@ -281,14 +290,19 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
         """
         with restore_on_error(self):
             first = not hasattr(self, "permanences_")
+            if first:
+                self._check_structure()
             X, _ = self._validate_input(X, reset=first)
             if first:
                 self._initialize(X.shape[1])
-            self._learn(X, 1, shuffle=False)
+            self._learn(X, 1, shuffle=False, fresh=first)
         return self
 
     def transform(self, X):
         """Active columns (the SDR) of each input, without learning.
+
+        A synapse counts as connected when its permanence reaches the current
+        ``syn_perm_connected`` (a value set after fit is honoured).
 
         Parameters
         ----------
@@ -303,21 +317,32 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
         """
         check_is_fitted(self)
         X, lead_shape = self._validate_input(X, reset=False)
-        connected = self._connected_synapses
+        if self.sparse_output and len(lead_shape) > 1:
+            raise ValueError(
+                f"{type(self).__name__}: sparse_output=True needs 2-D input; "
+                "scipy.sparse has no 3-D matrices.")
+        indptr, indices, perms = self._pool_arrays()
+        conn_indptr = np.empty(self.n_columns_ + 1, np.int64)
+        conn_inputs = np.empty(indices.size, np.int32)
+        n_conn = K.connected_pool(indptr, indices, perms, self._connected_perm(), conn_indptr,
+                                  conn_inputs)
+        conn_inputs = conn_inputs[:n_conn]
+        sdr = np.zeros((X.shape[0], self.n_columns_), dtype=np.uint8)
+        inhibition = self._inhibition_args(self.inhibition_radius_)
+
+        def run(s):
+            K.active_columns(conn_indptr, conn_inputs, _dense_rows(X[s]),
+                             *self._overlap_scratch(_BLOCK_WIDTH, indptr), *inhibition, sdr[s])
+
         slices = list(gen_batches(X.shape[0], _TRANSFORM_CHUNK))
         if len(slices) > 1 and self.n_jobs not in (None, 1):
-            parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-                delayed(self._active_columns)(connected, X[s]) for s in slices)
+            Parallel(n_jobs=self.n_jobs, prefer="threads")(delayed(run)(s) for s in slices)
         else:
-            parts = [self._active_columns(connected, X[s]) for s in slices]
+            for s in slices:
+                run(s)
         if self.sparse_output:
-            if len(lead_shape) > 1:
-                raise ValueError(
-                    f"{type(self).__name__}: sparse_output=True needs 2-D input; "
-                    "scipy.sparse has no 3-D matrices.")
-            return sp.vstack([sp.csr_matrix(p, dtype=np.uint8) for p in parts], format="csr")
-        sdr = np.concatenate(parts, axis=0) if parts else np.zeros((0, self.n_columns_), bool)
-        return sdr.view(np.uint8).reshape(lead_shape + (self.n_columns_,))
+            return sp.csr_matrix(sdr)
+        return sdr.reshape(lead_shape + (self.n_columns_,))
 
     def inverse_transform(self, X):
         """The input-space pattern an SDR stands for ("backfeed").
@@ -341,7 +366,12 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
         """
         check_is_fitted(self)
         name = type(self).__name__
-        if not sp.issparse(X):
+        if sp.issparse(X):
+            if X.ndim != 2:
+                raise ValueError(f"{name}.inverse_transform expects 2-D sparse SDRs; "
+                                 f"got {X.ndim}-D.")
+            X = sp.csr_matrix(X, dtype=np.float64)
+        else:
             X = np.asarray(X, dtype=np.float64)
             if X.ndim not in (2, 3):
                 raise ValueError(f"{name}.inverse_transform expects 2-D or 3-D SDRs; "
@@ -350,12 +380,15 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
         if X.shape[-1] != self.n_columns_:
             raise ValueError(f"{name}.inverse_transform: X has {X.shape[-1]} columns, "
                              f"but the pooler has {self.n_columns_}.")
-        X = X.reshape(-1, self.n_columns_) if not sp.issparse(X) else X.tocsr()
+        if not sp.issparse(X):
+            X = X.reshape(-1, self.n_columns_)
         values = X.data if sp.issparse(X) else X
         if not np.all(np.isfinite(values)) or np.any(values < 0):
             raise ValueError(f"{name}.inverse_transform: X must be finite and non-negative.")
         weight = np.asarray(X.sum(axis=1)).reshape(-1, 1)
-        pattern = np.asarray(X @ self.permanences_) / np.maximum(weight, 1e-12)
+        product = X @ self.permanences_
+        product = product.toarray() if sp.issparse(product) else np.asarray(product)
+        pattern = product / np.maximum(weight, 1e-12)
         return pattern.reshape(lead_shape + (self.n_features_in_,))
 
     @property
@@ -373,14 +406,40 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
     # ----------------------------------------------------------- internals
 
     def _validate_input(self, X, *, reset):
-        X, lead_shape = validate_last_axis(self, X, reset=reset)
+        n_features = getattr(self, "n_features_in_", None)
+        if (not reset and type(X) is np.ndarray and X.dtype in _FAST_DTYPES
+                and X.ndim in (2, 3) and X.shape[-1] == n_features and X.size
+                and not hasattr(self, "feature_names_in_")):
+            # Fast path for the common case (a one-sample partial_fit of a
+            # stream): everything validate_data would check holds already.
+            lead_shape = tuple(X.shape[:-1])
+            X = X.reshape(-1, n_features)
+        else:
+            X, lead_shape = validate_last_axis(self, X, reset=reset)
         check_binary(self, X)
         return X, lead_shape
 
     def _drop_fitted_state(self):
         for key in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")]:
             delattr(self, key)
-        self.__dict__.pop("_connected_synapses", None)
+        for key in ("_connected_synapses",) + _INPUT_MAJOR:
+            self.__dict__.pop(key, None)
+
+    def _check_structure(self):
+        """Clear errors for shape parameters that the constraints cannot express."""
+        _check_shape(self, "column_shape", self.column_shape)
+        if self.input_shape is not None:
+            _check_shape(self, "input_shape", self.input_shape)
+
+    def _connected_perm(self):
+        # The threshold as float32, the permanences' type: numpy compares a
+        # float32 array with a Python float in float32 too.
+        return np.float32(self.syn_perm_connected)
+
+    def _min_overlap(self):
+        """Stimulus threshold on the raw overlap; at least 1 (no overlap, no
+        activity). Capped at n_inputs + 1: no overlap can reach a larger one."""
+        return max(int(min(self.stimulus_threshold, self.n_features_in_ + 1)), 1)
 
     def _n_active(self, radius):
         """Target number of winners: per layer (global) or per column (local)."""
@@ -388,16 +447,45 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
             if self.n_active_columns is not None:
                 return min(self.n_active_columns, self.n_columns_)
             return max(1, int(round(self.local_area_density * self.n_columns_)))
-        size = T.neighbourhood_size(self.column_shape_, radius, self.wrap_around)
-        if self.n_active_columns is not None:
-            return np.minimum(self.n_active_columns, size)
-        return np.maximum(1, (0.5 + self.local_area_density * size).astype(np.int64))
+        shape = np.asarray(self.column_shape_, dtype=np.int64)
+        coords, _ = K.column_coordinates(shape)
+        _, counts = K.neighbourhoods(shape, int(radius), bool(self.wrap_around))
+        return K.local_n_active(K.neighbourhood_sizes(coords, counts),
+                                float(self.local_area_density), self.n_active_columns or 0)
 
-    def _target_density(self, active_duty_cycles, radius):
+    def _inhibition_args(self, radius):
+        """The inhibition arguments of K.active_columns after the input rows."""
+        shape = np.asarray(self.column_shape_, dtype=np.int64)
+        n_active = self._n_active(radius)
         if self.global_inhibition:
-            return self._n_active(radius) / self.n_columns_
-        return T.neighbourhood_mean(active_duty_cycles[None], self.column_shape_,
-                                    radius, self.wrap_around)[0]
+            k, per_column = int(n_active), np.zeros(1, np.int64)
+        else:
+            k, per_column = 0, n_active
+        return (bool(self.global_inhibition), k, per_column, self._min_overlap(),
+                self.column_rank_.astype(np.int32, copy=False), shape, int(radius),
+                bool(self.wrap_around))
+
+    def _overlap_scratch(self, width, indptr):
+        """Scratch of the blocked overlaps: (n_inputs, width) and (n_columns, width),
+        uint16 unless a column's pool can count past 65,535."""
+        wide = int(np.diff(indptr).max(initial=0)) > np.iinfo(np.uint16).max
+        dtype = np.int32 if wide else np.uint16
+        return (np.empty((self.n_features_in_, width), dtype),
+                np.empty((self.n_columns_, width), dtype))
+
+    def _pool_arrays(self):
+        """The potential pool (indptr int64, indices int32) and the live permanences."""
+        pm = self.permanences_
+        indptr = pm.indptr if pm.indptr.dtype == np.int64 else pm.indptr.astype(np.int64)
+        indices = pm.indices if pm.indices.dtype == np.int32 else pm.indices.astype(np.int32)
+        return indptr, indices, pm.data
+
+    def _input_major(self, indptr, indices):
+        """The pool input-major (K.transpose_pool), kept since initialisation."""
+        pool = tuple(self.__dict__.get(key) for key in _INPUT_MAJOR)
+        if pool[1] is None or pool[1].size != indices.size:  # a model saved before it existed
+            pool = K.transpose_pool(indptr, indices, self.n_features_in_)
+        return pool
 
     def _initialize(self, n_inputs):
         name = type(self).__name__
@@ -418,10 +506,13 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
                                             self.potential_radius, self.potential_pct,
                                             self.wrap_around, self.random_state_)
         perms = K.initial_permanences(indices.size, self.syn_perm_connected, self.random_state_)
-        K.raise_to_threshold(perms, indptr, np.arange(self.n_columns_), self.syn_perm_connected,
-                             self.syn_perm_connected / 10.0, self.stimulus_threshold)
-        self.permanences_ = sp.csr_matrix((perms, indices, indptr),
-                                          shape=(self.n_columns_, n_inputs))
+        increment = np.float32(self.syn_perm_connected / 10.0)
+        for c in range(self.n_columns_):
+            K.raise_to_threshold(perms, indptr, c, self._connected_perm(), increment,
+                                 float(self.stimulus_threshold))
+        self.permanences_ = _csr(perms, indices, indptr, n_inputs)
+        for key, value in zip(_INPUT_MAJOR, K.transpose_pool(indptr, indices, n_inputs)):
+            setattr(self, key, value)
         self.column_rank_ = self.random_state_.permutation(self.n_columns_).astype(np.int32)
         zeros = np.zeros(self.n_columns_)
         self.active_duty_cycles_ = zeros.copy()
@@ -431,107 +522,128 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
         self.n_iterations_ = 0
         self.inhibition_radius_ = self._compute_inhibition_radius(indptr, indices, perms)
 
+    def _columns_per_input(self):
+        shape = T.align_shapes(self.column_shape_, self.input_shape_)
+        return float(np.mean(np.asarray(shape) / np.asarray(self.input_shape_)))
+
     def _compute_inhibition_radius(self, indptr, indices, permanences):
         """Inhibition radius from the mean receptive-field extent (BAMI)."""
         if self.global_inhibition:
             return int(max(self.column_shape_))
-        span = T.mean_connected_span(indptr, indices, permanences >= self.syn_perm_connected,
-                                     self.input_shape_)
-        shape = T.align_shapes(self.column_shape_, self.input_shape_)
-        columns_per_input = np.mean(np.asarray(shape) / np.asarray(self.input_shape_))
-        diameter = span * columns_per_input
-        return int(max(1.0, (diameter - 1.0) / 2.0) + 0.5)
+        return int(K.inhibition_radius(indptr, indices, permanences, self._connected_perm(),
+                                       np.asarray(self.input_shape_, dtype=np.int64),
+                                       self._columns_per_input()))
 
-    def _connected(self):
-        """Compact connected-synapse matrix of the current permanences.
+    def _learn(self, X, n_epochs, shuffle, fresh):
+        """Learn X (validated, 2-D), committing only when all went well.
 
-        Computed when learning commits and kept as fitted state, so that
-        transform neither rebuilds it nor writes to the estimator.
+        The permanences are updated in place by the kernel, which journals
+        every column before its first change; on any failure the journal puts
+        them back (not needed when ``fresh``: the permanences were created by
+        this call). The small per-column arrays are learned on copies and
+        committed by reassignment.
         """
-        pm = self.permanences_
-        return K.connected_matrix(pm.indptr, pm.indices, pm.data >= self.syn_perm_connected,
-                                  self.n_features_in_)
-
-    def _inhibit(self, scores, overlaps, radius):
-        min_overlap = max(int(self.stimulus_threshold), 1)
-        if self.global_inhibition:
-            return K.global_winners(scores, self._n_active(radius), self.column_rank_,
-                                    min_overlap, overlaps)
-        offsets = T.neighbourhood_offsets(self.column_shape_, radius)
-        return K.local_winners(scores, self._n_active(radius), self.column_rank_,
-                               self.column_shape_, offsets, self.wrap_around, min_overlap,
-                               overlaps)
-
-    def _active_columns(self, connected, X):
-        """Winners (bool) for a chunk of rows, no boosting, no learning."""
-        overlaps = K.compute_overlaps(connected, X.toarray() if sp.issparse(X) else X)
-        return self._inhibit(overlaps, overlaps, self.inhibition_radius_)
-
-    def _learn(self, X, n_epochs, shuffle):
-        """Learn on working copies of the state; commit only when all went well."""
-        pm = self.permanences_
-        indptr, indices, n_inputs = pm.indptr, pm.indices, pm.shape[1]
-        perms = pm.data.copy()
-        # A copy of the RNG too, so that a failed call leaves it untouched.
-        rng = check_random_state(None)
-        rng.set_state(self.random_state_.get_state())
-        active, overlap = self.active_duty_cycles_, self.overlap_duty_cycles_
-        min_overlap_duty, boost = self.min_overlap_duty_cycles_, self.boost_factors_
-        iteration, radius = self.n_iterations_, self.inhibition_radius_
+        indptr, indices, perms = self._pool_arrays()
+        if perms.dtype != np.float32 or not perms.flags.writeable \
+                or not perms.flags.c_contiguous:
+            perms = np.ascontiguousarray(perms, dtype=np.float32).copy()
+        journal_counts = np.array([0, 0, 0 if fresh else 1], dtype=np.int64)
+        journal_saved = np.zeros(self.n_columns_ if not fresh else 0, np.uint8)
+        journal_columns = np.empty(journal_saved.size, np.int32)
+        journal_values = np.empty(perms.size if not fresh else 0, np.float32)
+        by_input = self._input_major(indptr, indices)
+        rng = self.random_state_
+        if shuffle:  # a copy, so that a failed call leaves the RNG untouched
+            rng = check_random_state(None)
+            rng.set_state(self.random_state_.get_state())
+        active = self.active_duty_cycles_.astype(np.float64)
+        overlap = self.overlap_duty_cycles_.astype(np.float64)
+        min_overlap_duty = self.min_overlap_duty_cycles_.astype(np.float64)
+        boost = self.boost_factors_.astype(np.float64)
+        counters = np.array([self.n_iterations_, self.inhibition_radius_], dtype=np.int64)
         n_rows = X.shape[0]
-        below_stimulus_inc = self.syn_perm_connected / 10.0
-        trim = self.syn_perm_active_inc / 2.0
-        min_overlap = max(int(self.stimulus_threshold), 1)
+        batch = int(self.batch_size)
+        # Rows per kernel call: whole batches, about _LEARN_CHUNK_BYTES of dense input.
+        chunk = max(1, _LEARN_CHUNK_BYTES // max(X.shape[1] * batch, 1)) * batch
+        fixed = (self.syn_perm_active_inc, self.syn_perm_inactive_dec)
+        args = dict(
+            column_rank=self.column_rank_.astype(np.int32, copy=False),
+            global_inhibition=bool(self.global_inhibition),
+            global_n_active=int(self._n_active(0)) if self.global_inhibition else 0,
+            column_shape=np.asarray(self.column_shape_, dtype=np.int64),
+            wrap_around=bool(self.wrap_around), density=float(self.local_area_density),
+            n_active_columns=int(self.n_active_columns or 0),
+            input_shape=np.asarray(self.input_shape_, dtype=np.int64),
+            columns_per_input=self._columns_per_input(), min_overlap=self._min_overlap(),
+            stimulus_threshold=float(self.stimulus_threshold),
+            connected_perm=self._connected_perm(), active_inc=np.float32(fixed[0]),
+            inactive_dec=np.float32(fixed[1]), trim=np.float32(fixed[0] / 2.0),
+            below_stimulus_inc=float(self.syn_perm_connected / 10.0),
+            boost_strength=float(self.boost_strength),
+            duty_cycle_period=int(self.duty_cycle_period),
+            min_pct_overlap_duty=float(self.min_pct_overlap_duty_cycle),
+            update_period=_UPDATE_PERIOD)
+        scratch = self._overlap_scratch(min(batch, _BLOCK_WIDTH), indptr)
         progress = EpochProgress(self, n_epochs, n_rows)
-        for epoch in range(n_epochs):
-            order = rng.permutation(n_rows) if shuffle else np.arange(n_rows)
-            for batch in gen_batches(n_rows, self.batch_size):
-                rows = X[order[batch]]
-                rows = (rows.toarray() if sp.issparse(rows) else rows).astype(bool, copy=False)
-                n = rows.shape[0]
-                connected = perms >= self.syn_perm_connected
-                # Few samples: multiply over the whole pool; many: compact first.
-                matrix = (K.pool_matrix if n < _COMPACT_BATCH else K.connected_matrix)(
-                    indptr, indices, connected, n_inputs)
-                overlaps = K.compute_overlaps(matrix, rows)
-                scores = overlaps * boost.astype(np.float32) if self.boost_strength > 0 \
-                    else overlaps
-                winners = self._inhibit(scores, overlaps, radius)
-
-                won, synapses, hits, wins = K.synapse_statistics(indptr, indices, winners, rows)
-                K.adapt_synapses(perms, synapses, hits, wins, self.syn_perm_active_inc,
-                                 self.syn_perm_inactive_dec, trim)
-                K.raise_to_threshold(perms, indptr, won, self.syn_perm_connected,
-                                     below_stimulus_inc, self.stimulus_threshold)
-                overlap = K.update_duty_cycles(overlap, overlaps >= min_overlap, iteration,
-                                               self.duty_cycle_period)
-                active = K.update_duty_cycles(active, winners, iteration,
-                                              self.duty_cycle_period)
-                weak = np.flatnonzero(overlap < min_overlap_duty)
-                K.bump_up_weak_columns(perms, indptr, weak, n * below_stimulus_inc)
-                boost = K.boost_factors(active, self._target_density(active, radius),
-                                        self.boost_strength)
-                if (iteration + n) // _UPDATE_PERIOD > iteration // _UPDATE_PERIOD:
-                    radius = self._compute_inhibition_radius(indptr, indices, perms)
-                    min_overlap_duty = self._min_duty_cycles(overlap, radius)
-                iteration += n
-                progress.update(n)
-            progress.end_epoch()
+        try:
+            for _ in range(n_epochs):
+                order = rng.permutation(n_rows) if shuffle else None
+                for start in range(0, n_rows, chunk):
+                    part = slice(start, min(start + chunk, n_rows))
+                    rows = _dense_rows(X[part] if order is None else X[order[part]])
+                    K.learn(indptr, indices, perms, *by_input, rows, *scratch, batch,
+                            args["column_rank"], args["global_inhibition"],
+                            args["global_n_active"], args["column_shape"],
+                            args["wrap_around"], args["density"], args["n_active_columns"],
+                            args["input_shape"], args["columns_per_input"],
+                            args["min_overlap"], args["stimulus_threshold"],
+                            args["connected_perm"], args["active_inc"], args["inactive_dec"],
+                            args["trim"], args["below_stimulus_inc"], args["boost_strength"],
+                            args["duty_cycle_period"], args["min_pct_overlap_duty"],
+                            args["update_period"], active, overlap, min_overlap_duty, boost,
+                            counters, journal_saved, journal_columns, journal_values,
+                            journal_counts)
+                    progress.update(rows.shape[0])
+                progress.end_epoch()
+        except BaseException:
+            if journal_counts[2]:
+                K.undo_journal(perms, indptr, journal_columns, journal_values, journal_counts)
+            raise
         # Commit.
-        self.permanences_ = sp.csr_matrix((perms, indices, indptr), shape=pm.shape)
+        if perms is not self.permanences_.data:
+            self.permanences_ = _csr(perms, indices, indptr, self.n_features_in_)
         self.active_duty_cycles_ = active
         self.overlap_duty_cycles_ = overlap
         self.min_overlap_duty_cycles_ = min_overlap_duty
         self.boost_factors_ = boost
-        self.n_iterations_ = iteration
-        self.inhibition_radius_ = radius
+        self.n_iterations_ = int(counters[0])
+        self.inhibition_radius_ = int(counters[1])
         self.random_state_ = rng
-        self._connected_synapses = self._connected()
 
-    def _min_duty_cycles(self, overlap_duty_cycles, radius):
-        if self.global_inhibition:
-            top = np.full(self.n_columns_, overlap_duty_cycles.max())
-        else:
-            top = T.neighbourhood_max(overlap_duty_cycles[None], self.column_shape_,
-                                      radius, self.wrap_around)[0]
-        return self.min_pct_overlap_duty_cycle * top
+
+def _check_shape(estimator, name, value):
+    """A positive int or a non-empty tuple / list of positive ints."""
+    items = (value,) if isinstance(value, Integral) else value
+    ok = isinstance(items, (tuple, list)) and len(items) > 0 and all(
+        isinstance(v, Integral) and not isinstance(v, bool) and v >= 1 for v in items)
+    if not ok:
+        raise ValueError(f"{type(estimator).__name__}: {name} must be a positive int or a "
+                         f"non-empty tuple of positive ints; got {value!r}.")
+
+
+def _dense_rows(X):
+    """Rows as a C-contiguous uint8 array of 0/1 (the kernels' input format)."""
+    if sp.issparse(X):
+        X = X.toarray()
+    if X.dtype == bool:
+        X = X.view(np.uint8)
+    return np.ascontiguousarray(X, dtype=np.uint8)
+
+
+def _csr(data, indices, indptr, n_inputs):
+    """CSR matrix over the given arrays as they are (int64 indptr kept)."""
+    matrix = sp.csr_matrix((indptr.shape[0] - 1, n_inputs), dtype=data.dtype)
+    # Assigning the parts skips scipy's O(nnz) checks and index downcasts: the
+    # structure is canonical by construction (sorted pools, no duplicates).
+    matrix.data, matrix.indices, matrix.indptr = data, indices, indptr
+    return matrix
