@@ -286,7 +286,8 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         not compute what the Spatial Pooler's transform does (another estimator,
         local inhibition)."""
         sp = self.spatial_pooler_
-        if type(sp) is not SpatialPoolerTransformer or not sp.global_inhibition:
+        if (type(sp) is not SpatialPoolerTransformer or not sp.global_inhibition
+                or not hasattr(sp, "_n_active")):
             return None
         ph, pw = shapes["patch_shape"]
         n_pixels = ph * pw
