@@ -16,6 +16,10 @@ from ._base import VersionedStateMixin
 from ._grey_levels import thermometer_bits, uniform_thresholds
 from ._validation import validate_last_axis
 
+# More thresholds than a 16-bit image has grey levels add only constant bits;
+# the bound turns an absurd value into a clear error instead of a huge allocation.
+_MAX_THRESHOLDS = 2 ** 16 - 1
+
 
 class ThermometerEncoder(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
                          BaseEstimator):
@@ -31,7 +35,7 @@ class ThermometerEncoder(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
     Parameters
     ----------
     n_thresholds : int, default=4
-        Bits per feature.
+        Bits per feature; at most 65535 (one per grey level of a 16-bit image).
     strategy : {"uniform", "quantile"}, default="uniform"
         "uniform": thresholds evenly spaced strictly inside the range seen in
         ``fit``; "quantile": at quantiles of the non-minimal values seen in
@@ -66,7 +70,7 @@ class ThermometerEncoder(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
     """
 
     _parameter_constraints = {
-        "n_thresholds": [Interval(Integral, 1, None, closed="left")],
+        "n_thresholds": [Interval(Integral, 1, _MAX_THRESHOLDS, closed="both")],
         "strategy": [StrOptions({"uniform", "quantile"})],
         "per_feature": ["boolean"],
     }
@@ -90,6 +94,9 @@ class ThermometerEncoder(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         -------
         self : object
         """
+        if isinstance(self.n_thresholds, (bool, np.bool_)):
+            raise ValueError(f"{type(self).__name__}: n_thresholds must be an int, not a bool; "
+                             f"got {self.n_thresholds!r}.")
         X, _ = validate_last_axis(self, X, reset=True)
         X = _dense(X)
         values = X if self.per_feature else X.reshape(-1, 1)

@@ -1,5 +1,6 @@
 """SaccadeEncoder: images and videos to sequences of binary glimpses."""
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -21,6 +22,14 @@ from ._validation import int_shape, validate_image_batch
 # Samples per transform chunk; fixed, so results never depend on n_jobs.
 _CHUNK = 256
 _LOCATIONS = {"coordinate", "grid"}
+
+
+def _finite(value):
+    """Whether a real number (a Python int of any size too) is finite as a float."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _square_shape(n_features):
@@ -409,14 +418,27 @@ default="saliency"
         if self.fovea_shape is None and self.periphery_shape is None and self.location is None:
             self._fail("fovea_shape, periphery_shape and location are all None: a glimpse "
                        "would have no bits.")
+        for name in ("n_glimpses", "periphery_scale", "n_levels", "location_bits",
+                     "location_active_bits"):
+            if isinstance(getattr(self, name), (bool, np.bool_)):
+                self._fail(f"{name} must be an int, not a bool; got {getattr(self, name)!r}.")
+        for name in ("saliency_sigma", "location_resolution"):
+            if not _finite(getattr(self, name)):
+                self._fail(f"{name} must be finite; got {getattr(self, name)!r}.")
         fovea = self._fovea() or (1, 1)
-        self._periphery()
+        periphery = self._periphery()
         if fovea[0] > h or fovea[1] > w:
             self._fail(f"the fovea {fovea} is larger than the images ({h}, {w}).")
-        if not np.isfinite(self.saliency_sigma):
-            self._fail(f"saliency_sigma must be finite; got {self.saliency_sigma!r}.")
-        if not np.isfinite(self.location_resolution):
-            self._fail(f"location_resolution must be finite; got {self.location_resolution!r}.")
+        if periphery is not None:
+            span = (periphery[0] * self.periphery_scale, periphery[1] * self.periphery_scale)
+            if span[0] > 4 * h or span[1] > 4 * w:
+                self._fail(f"the periphery (periphery_shape={periphery} cells of "
+                           f"periphery_scale={self.periphery_scale} pixels: {span} pixels) is "
+                           f"more than 4 times the images ({h}, {w}); its outer cells would "
+                           f"always be black.")
+        if self._n_bits() >= 2 ** 31:
+            self._fail(f"a glimpse of {self._n_bits()} bits is too large (location_bits="
+                       f"{self.location_bits}).")
         if self.location == "grid" and self.location_bits < K.GRID_MODULE_SIDE ** 2:
             self._fail(f"location='grid' needs location_bits >= {K.GRID_MODULE_SIDE ** 2} "
                        f"(one module of 6x6 cells); got {self.location_bits}.")
@@ -538,6 +560,9 @@ default="saliency"
             radius = self.inhibition_radius
             if radius is None:
                 radius = 0.5 if self.fovea_shape is None else min(self._fovea()) / 2
+            # Beyond the frame's diagonal every radius inhibits the same positions
+            # (and its square no longer overflows).
+            radius = min(radius, float(h + w))
             saliency = K.saliency_map(flat, self.saliency_sigma, self.saliency_filter)
             points = K.saliency_fixations(saliency, g, radius, self.allow_revisits)
         elif callable(gaze):

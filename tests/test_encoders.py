@@ -65,3 +65,16 @@ def test_set_output_pandas():
     assert isinstance(frame, pd.DataFrame)
     assert list(frame.columns) == list(enc.get_feature_names_out())
     np.testing.assert_array_equal(frame.to_numpy(), enc.transform(X))
+
+
+@pytest.mark.parametrize("n_thresholds, match", [
+    (True, "n_thresholds must be an int, not a bool"),
+    (10 ** 12, "n_thresholds"),
+    (0, "n_thresholds"),
+    (2.5, "n_thresholds"),
+])
+def test_bad_n_thresholds_names_the_estimator_and_the_parameter(n_thresholds, match):
+    # 10**12 asked numpy for 7 TiB; True encoded one bit per value silently.
+    with pytest.raises(ValueError, match=match) as info:
+        ThermometerEncoder(n_thresholds).fit(np.zeros((3, 2)))
+    assert "ThermometerEncoder" in str(info.value)

@@ -394,6 +394,12 @@ def test_transform_checks_against_fit(digit_images):
     ({"value_range": ("a", "b")}, "value_range must be"),
     ({"saliency_sigma": np.inf}, "saliency_sigma"),
     ({"location_resolution": np.inf}, "location_resolution"),
+    ({"saliency_sigma": 10 ** 400}, "saliency_sigma must be finite"),
+    ({"n_glimpses": True}, "n_glimpses must be an int, not a bool"),
+    ({"n_levels": True}, "n_levels must be an int"),
+    ({"periphery_shape": 10 ** 20}, "periphery .* more than 4 times the images"),
+    ({"periphery_shape": 3, "periphery_scale": 11}, "periphery .* more than 4 times"),
+    ({"location_bits": 10 ** 30}, "too large .*location_bits"),
 ])
 def test_bad_parameters_name_the_estimator_and_the_parameter(params, match):
     # Shapes are never truncated ((2.5, 3) read as (2, 3)) nor cut to length
@@ -490,3 +496,14 @@ def test_parameter_change_that_keeps_the_glimpse_size_is_honoured(digit_images):
     out = enc.set_params(fovea_shape=(4, 4)).transform(X)
     np.testing.assert_array_equal(out, SaccadeEncoder(n_glimpses=3, fovea_shape=(4, 4),
                                                       gaze="scan").fit_transform(X))
+
+
+def test_huge_inhibition_radius_inhibits_everything_once(digit_images):
+    # Its square overflowed a Python float (OverflowError); any radius beyond
+    # the image's diagonal inhibits the same positions.
+    X = digit_images[:5]
+    huge = SaccadeEncoder(n_glimpses=5, fovea_shape=3, inhibition_radius=1e300).fixations(X)
+    diagonal = SaccadeEncoder(n_glimpses=5, fovea_shape=3, inhibition_radius=16).fixations(X)
+    np.testing.assert_array_equal(huge, diagonal)
+    # (which is not the default radius's path: the radius matters)
+    assert not np.array_equal(huge, SaccadeEncoder(n_glimpses=5, fovea_shape=3).fixations(X))
