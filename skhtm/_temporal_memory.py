@@ -42,7 +42,8 @@ N_ACTIVE = 2      # active cells of the last step (``stream_active_cells``)
 N_WINNERS = 3     # winner cells of the last step (``stream_winner_cells``)
 N_TOUCHED = 4     # segments with a synapse from an active cell (``touched_segments``)
 ITERATION = 5     # time steps learned
-N_COUNTS = 6
+MOST_SEGMENTS = 6  # the most segments a cell has ever had
+N_COUNTS = 7
 
 # What learn_steps returns as its status.
 DONE, NEED_SEGMENTS, NEED_WIDTH = 0, 1, 2
@@ -240,6 +241,7 @@ def _create_segment(cell, iteration, max_segments_per_cell, segment_cell, segmen
     segment_cell[s] = cell
     segment_last_used[s] = iteration
     cell_n_segments[cell] += 1
+    counts[MOST_SEGMENTS] = max(counts[MOST_SEGMENTS], cell_n_segments[cell])
     return s
 
 
@@ -550,6 +552,38 @@ def learn_steps(columns, step_start, reset_before, first, stop, reset_after,
     if reset_after:
         _reset_stream(segment_n_connected, segment_n_potential, touched_segments, counts)
     return stop, DONE
+
+
+# ---------------------------------------------------------------- input
+
+@jit
+def active_columns(words, X):
+    """The active columns of every row of a bool/uint8 array ``X`` (n_rows,
+    n_columns), in CSR form: ``(columns, row_start)``.
+
+    ``words`` is X read as uint64 (n_rows, n_columns // 8, with n_columns a
+    multiple of 8): SDRs are sparse, so most words are 0 and skipped whole.
+    """
+    n_rows, n_words = words.shape
+    row_start = np.zeros(n_rows + 1, np.int64)
+    for r in range(n_rows):
+        n = 0
+        for w in range(n_words):
+            if words[r, w] != 0:
+                for k in range(w * 8, w * 8 + 8):
+                    if X[r, k]:
+                        n += 1
+        row_start[r + 1] = row_start[r] + n
+    columns = np.empty(row_start[n_rows], np.int32)
+    i = 0
+    for r in range(n_rows):
+        for w in range(n_words):
+            if words[r, w] != 0:
+                for k in range(w * 8, w * 8 + 8):
+                    if X[r, k]:
+                        columns[i] = k
+                        i += 1
+    return columns, row_start
 
 
 # ---------------------------------------------------------------- inference

@@ -34,6 +34,8 @@ _INITIAL_CAPACITY = 256
 _FAST_DTYPES = (np.dtype(bool), np.dtype(np.uint8))
 _OUTPUT_CODES = {"active_cells": K.ACTIVE_CELLS, "predicted_cells": K.PREDICTED_CELLS,
                  "predictive_columns": K.PREDICTIVE_COLUMNS, "anomaly": K.ANOMALY}
+# Kernel parameter arrays by parameter values (read-only, shared).
+_PARAMS_CACHE = {}
 _POOLING_CODES = {None: K.PER_STEP, "union": K.UNION, "count": K.COUNT, "mean": K.MEAN}
 
 
@@ -508,22 +510,27 @@ n_columns) for one stream
     def _kernel_params(self):
         """The parameters as the kernels take them (values checked here too:
         ``partial_fit`` on a fitted model skips scikit-learn's validation)."""
-        ints = []
-        for name in _INT_PARAMS:
-            value = getattr(self, name)
+        values = tuple(getattr(self, name) for name in _INT_PARAMS + _FLOAT_PARAMS)
+        params = _PARAMS_CACHE.get(values)
+        if params is not None:
+            return params
+        ints, floats = values[:len(_INT_PARAMS)], values[len(_INT_PARAMS):]
+        for name, value in zip(_INT_PARAMS, ints):
             if not isinstance(value, Integral) or isinstance(value, bool) \
                     or not 1 <= value <= _INT_MAX:
                 raise ValueError(f"{type(self).__name__}: {name} must be an int in "
                                  f"[1, {_INT_MAX}]; got {value!r}.")
-            ints.append(value)
-        floats = []
-        for name in _FLOAT_PARAMS:
-            value = getattr(self, name)
-            if not isinstance(value, Real) or not 0 <= value <= 1:
+        for name, value in zip(_FLOAT_PARAMS, floats):
+            if not isinstance(value, Real) or isinstance(value, bool) or not 0 <= value <= 1:
                 raise ValueError(f"{type(self).__name__}: {name} must be a float in "
                                  f"[0, 1]; got {value!r}.")
-            floats.append(value)
-        return np.array(ints, np.int64), np.array(floats, np.float32)
+        params = np.array(ints, np.int64), np.array(floats, np.float32)
+        for array in params:
+            array.flags.writeable = False
+        if len(_PARAMS_CACHE) > 64:
+            _PARAMS_CACHE.clear()
+        _PARAMS_CACHE[values] = params
+        return params
 
     def _check_structure(self):
         """Refuse parameters that no longer fit the fitted state."""
@@ -535,20 +542,25 @@ n_columns) for one stream
                 f"fitted with {cpc}; set it back or fit again.")
 
     def _check_learning_structure(self):
+        """Refuse limits lowered below what the fitted model holds already."""
         self._check_structure()
         name = type(self).__name__
-        conn = self.connections_
-        most = int(conn.segment_n_synapses.max(initial=0))
-        if self.max_synapses_per_segment < most:
-            raise ValueError(
-                f"{name}: max_synapses_per_segment is {self.max_synapses_per_segment!r} but "
-                f"some segments of the fitted model have {most} synapses; raise it or fit "
-                "again.")
-        most = int(self._model["cell_n_segments"].max(initial=0))
-        if self.max_segments_per_cell < most:
-            raise ValueError(
-                f"{name}: max_segments_per_cell is {self.max_segments_per_cell!r} but some "
-                f"cells of the fitted model have {most} segments; raise it or fit again.")
+        model = self._model
+        # Cheap bounds first: a stream fed step by step checks at every call.
+        if self.max_synapses_per_segment < model["presynaptic_cell"].shape[1]:
+            most = int(model["segment_n_synapses"].max(initial=0))
+            if self.max_synapses_per_segment < most:
+                raise ValueError(
+                    f"{name}: max_synapses_per_segment is {self.max_synapses_per_segment!r} "
+                    f"but some segments of the fitted model have {most} synapses; raise it "
+                    "or fit again.")
+        if self.max_segments_per_cell < model["counts"][K.MOST_SEGMENTS]:
+            most = int(model["cell_n_segments"].max(initial=0))
+            if self.max_segments_per_cell < most:
+                raise ValueError(
+                    f"{name}: max_segments_per_cell is {self.max_segments_per_cell!r} but "
+                    f"some cells of the fitted model have {most} segments; raise it or fit "
+                    "again.")
 
     def _partial_fit(self, X, reset):
         with restore_on_error(self):
@@ -578,48 +590,50 @@ n_columns) for one stream
         int_params, float_params = params if params is not None else self._kernel_params()
         n_seq, n_steps, _ = X.shape
         columns, step_start = _active_columns(X)
-        step_counts = np.diff(step_start).reshape(n_seq, n_steps)
         model = self._model
-        calls = n_epochs * (1 if stream else n_seq)
-        fresh = int(model["counts"][K.ITERATION]) == 0 and not model["counts"][K.N_ALLOCATED]
-        if not fresh and (calls > 1 or (n_steps > 1 and not self._fits(
-                model, step_counts, int(int_params[3])))):
+        fresh = not model["counts"][K.ITERATION] and not model["counts"][K.N_ALLOCATED]
+        if not fresh and (n_epochs > 1 or n_seq > 1 or (n_steps > 1 and not self._fits(
+                model, step_start, n_steps, int(int_params[3])))):
             model = {key: value.copy() for key, value in model.items()}
-        anomaly = np.empty((n_seq, n_steps), np.float64)
+        anomaly = np.empty((n_seq, n_steps), np.float32)
+        reset_before = np.zeros(n_steps, bool)
         progress = EpochProgress(self, n_epochs, n_steps if stream else n_seq,
-                                 unit="steps" if stream else "sequences")
+                                 unit="steps" if stream else "sequences") \
+            if self.verbose else None
         for epoch in range(n_epochs):
             order = range(n_seq)
             if shuffle and not stream:  # fit only (a fresh model): its seed draws the orders
                 if epoch == 0:
                     rng = np.random.default_rng(int(model["rng_state"][0]))
                 order = rng.permutation(n_seq)
+            reset_before[0] = not (stream and continue_stream and epoch == 0)
             for i in order:
                 lo = i * n_steps
-                reset_before = np.zeros(n_steps, bool)
-                reset_before[0] = not (stream and continue_stream and epoch == 0)
                 model = self._learn_steps(model, columns, step_start[lo:lo + n_steps + 1],
                                           reset_before, not stream, int_params, float_params,
                                           anomaly[i])
-                progress.update(n_steps if stream else 1)
-            if progress.verbose:
+                if progress is not None:
+                    progress.update(n_steps if stream else 1)
+            if progress is not None:
                 n_segments = int((model["segment_cell"] >= 0).sum())
                 n_synapses = int(model["segment_n_synapses"].sum())
                 progress.end_epoch(f"{n_segments} segments, {n_synapses} synapses")
         self._model = model  # commit
-        return anomaly.astype(np.float32)
+        return anomaly
 
-    def _fits(self, model, step_counts, max_new_synapse_count):
-        """Whether learning these steps in place can never need more room."""
+    def _fits(self, model, step_start, n_steps, max_new_synapse_count):
+        """Whether learning these steps in place can never need more room: a
+        step creates at most one segment per active column, and a segment
+        gains at most max_new_synapse_count synapses per step."""
         counts = model["counts"]
         capacity, width = model["presynaptic_cell"].shape
         free = capacity - counts[K.N_ALLOCATED] + counts[K.N_FREE]
-        if free < step_counts.sum():
+        if free < step_start[-1] - step_start[0]:
             return False
         if width >= self._max_width():
             return True
         most = int(model["segment_n_synapses"].max(initial=0))
-        return most + step_counts.shape[1] * max_new_synapse_count <= width
+        return most + n_steps * max_new_synapse_count <= width
 
     def _learn_steps(self, model, columns, step_start, reset_before, reset_after,
                      int_params, float_params, anomaly):
@@ -674,20 +688,7 @@ n_columns) for one stream
 def _active_columns(X):
     """Active columns of every step of X (n_seq, n_steps, n_columns), as CSR:
     (columns int32, step_start int64 of n_seq * n_steps + 1)."""
-    n_columns = X.shape[-1]
-    flat = _flatnonzero_sparse(X)
-    columns = (flat % n_columns).astype(np.int32)
-    step_start = np.zeros(X.shape[0] * X.shape[1] + 1, np.int64)
-    np.cumsum(np.bincount(flat // n_columns, minlength=step_start.size - 1),
-              out=step_start[1:])
-    return columns, step_start
-
-
-def _flatnonzero_sparse(mask):
-    """np.flatnonzero for a sparse bool array, reading it 8 bytes at a time."""
-    flat = mask.reshape(-1)
-    if flat.size % 8 or not flat.flags.c_contiguous:
-        return np.flatnonzero(flat)
-    words = np.flatnonzero(flat.view(np.uint64))
-    r, b = np.divmod(np.flatnonzero(flat.reshape(-1, 8)[words]), 8)
-    return words[r] * 8 + b
+    X = np.ascontiguousarray(X).reshape(-1, X.shape[-1]).view(np.uint8)
+    if X.shape[1] % 8:
+        X = np.pad(X, ((0, 0), (0, 8 - X.shape[1] % 8)))
+    return K.active_columns(X.view(np.uint64), X)

@@ -610,3 +610,130 @@ def test_transform_before_fit_raises(bits):
         TemporalMemoryTransformer().transform(bits)
     with pytest.raises(NotFittedError):
         TemporalMemoryTransformer().score_samples(bits)
+
+
+# ------------------------------------------------ streaming, step by step
+
+def test_partial_fit_anomaly_scores_each_step_before_learning_it(high_order):
+    # Two-step sequences: the first step after a reset learns nothing (no
+    # previous winner cells), so the anomaly of the second step, scored before
+    # learning it, is what transform says with the model as it was before the
+    # sequence.
+    pairs = high_order[:, 1:3]
+    tm = TemporalMemoryTransformer(**TM_PARAMS, initial_permanence=0.5, output="anomaly",
+                                   pooling=None)
+    tm.partial_fit(pairs[:2])
+    scores = []
+    expected = []
+    for _ in range(3):
+        for pair in pairs:
+            expected.append(tm.transform(pair[None])[0, :, 0])
+            scores.append(tm.partial_fit_anomaly(pair[None])[0])
+    scores, expected = np.array(scores), np.array(expected)
+    assert scores.dtype == np.float32 and scores.shape == (3 * len(pairs), 2)
+    np.testing.assert_array_equal(scores, expected)
+    assert (scores[:, 1] == 0).any() and (scores[:, 1] == 1).any()  # learned and novel
+
+
+def test_a_stream_learned_step_by_step_is_the_stream_learned_at_once(stream):
+    params = dict(TM_PARAMS, initial_permanence=0.5)
+    whole = TemporalMemoryTransformer(**params)
+    at_once = whole.partial_fit_anomaly(stream)
+    step_by_step = TemporalMemoryTransformer(**params)
+    anomaly = np.concatenate([step_by_step.partial_fit_anomaly(step[None]) for step in stream])
+    assert at_once.shape == (len(stream),)
+    np.testing.assert_array_equal(anomaly, at_once)
+    _assert_same(_snapshot(whole), _snapshot(step_by_step))
+    # It learns: the second pass over the cycle is better predicted than the first.
+    assert at_once[:6].mean() == 1.0 and at_once[-6:].mean() < 0.5
+    # A batch reports (n_samples, n_steps) and leaves the stream reset.
+    batch = TemporalMemoryTransformer(**params).partial_fit_anomaly(stream.reshape(4, 6, -1))
+    assert batch.shape == (4, 6) and np.all(batch[:, 0] == 1.0)
+
+
+@pytest.mark.parametrize("n_steps", [1, 24])
+def test_a_call_that_fails_while_growing_changes_nothing(monkeypatch, stream, n_steps):
+    # The model starts with room for a few segments; a call that needs more
+    # grows the arrays (new ones) and commits only at the end.
+    monkeypatch.setattr(skhtm.temporal_memory, "_INITIAL_CAPACITY", 8)
+    params = dict(TM_PARAMS, initial_permanence=0.5)
+    est = TemporalMemoryTransformer(**params).partial_fit(stream[:3])
+    before = _snapshot(est)
+    untouched = copy.deepcopy(est)
+    real = skhtm._temporal_memory.grow_segments
+
+    def failing(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(skhtm._temporal_memory, "grow_segments", failing)
+    chunk = stream[3:3 + n_steps] if n_steps > 1 else random_sdrs(np.random.RandomState(9), 1)
+    with pytest.raises(MemoryError):
+        for _ in range(30):  # until a step needs more segment slots
+            est.partial_fit(chunk)
+            untouched.partial_fit(chunk)
+            before = _snapshot(est)
+    _assert_same(before, _snapshot(est))
+    monkeypatch.setattr(skhtm._temporal_memory, "grow_segments", real)
+    est.partial_fit(chunk)
+    untouched.partial_fit(chunk)
+    _assert_same(_snapshot(untouched), _snapshot(est))
+
+
+# --------------------------------------------- parameters changed after fit
+
+def test_cells_per_column_changed_after_fit_is_refused_and_harmless(stream):
+    tm = TemporalMemoryTransformer(**TM_PARAMS, output="anomaly").fit(stream)
+    expected = tm.transform(stream)
+    before = _snapshot(tm)
+    tm.set_params(cells_per_column=4)
+    for method in (tm.partial_fit, tm.transform, tm.score_samples, tm.partial_fit_anomaly):
+        with pytest.raises(ValueError, match="TemporalMemoryTransformer: cells_per_column"):
+            method(stream)
+        _assert_same(before, _snapshot(tm))
+    tm.set_params(cells_per_column=TM_PARAMS["cells_per_column"])
+    np.testing.assert_array_equal(tm.transform(stream), expected)
+    tm.partial_fit(stream)  # and it learns on
+    # fit starts afresh with the new value.
+    tm.set_params(cells_per_column=4).fit(stream)
+    assert tm.n_cells_ == 4 * N_COLUMNS and tm.transform(stream).shape == (len(stream), 1)
+
+
+def test_limits_lowered_below_the_fitted_model_are_refused(high_order):
+    # One cell per column: cells learn several contexts, so several segments.
+    tm = TemporalMemoryTransformer(**{**TM_PARAMS, "cells_per_column": 1}, n_epochs=3).fit(
+        high_order)
+    most_synapses = int(tm.connections_.segment_n_synapses.max())
+    most_segments = int(np.bincount(tm.connections_.segment_cell[
+        tm.connections_.segment_cell >= 0]).max())
+    assert most_synapses > 1 and most_segments > 1
+    before = _snapshot(tm)
+    for name, value in [("max_synapses_per_segment", most_synapses - 1),
+                        ("max_segments_per_cell", most_segments - 1)]:
+        lowered = copy.deepcopy(tm).set_params(**{name: value})
+        with pytest.raises(ValueError, match=f"TemporalMemoryTransformer: {name}"):
+            lowered.partial_fit(high_order)
+        _assert_same(before, _snapshot(lowered))
+        # Inference does not depend on the limits.
+        np.testing.assert_array_equal(lowered.transform(high_order), tm.transform(high_order))
+    # At the models' maxima (or above) they are honoured while learning on.
+    capped = copy.deepcopy(tm).set_params(max_synapses_per_segment=most_synapses,
+                                          max_segments_per_cell=most_segments)
+    capped.partial_fit(high_order)
+    assert capped.connections_.segment_n_synapses.max() <= most_synapses
+    owners = capped.connections_.segment_cell
+    assert np.bincount(owners[owners >= 0]).max() <= most_segments
+
+
+@pytest.mark.parametrize("name", ["max_new_synapse_count", "activation_threshold",
+                                  "min_threshold", "max_segments_per_cell",
+                                  "max_synapses_per_segment", "cells_per_column"])
+def test_huge_integer_parameters_are_clear_errors(name, stream):
+    with pytest.raises(ValueError, match=f"{name}.*TemporalMemoryTransformer|"
+                                         f"TemporalMemoryTransformer.*{name}"):
+        TemporalMemoryTransformer(**{**TM_PARAMS, name: 10**30}).fit(stream)
+    tm = TemporalMemoryTransformer(**TM_PARAMS).fit(stream)
+    before = _snapshot(tm)
+    tm.set_params(**{name: 10**30})  # partial_fit on a fitted model skips sklearn's checks
+    with pytest.raises(ValueError, match=f"TemporalMemoryTransformer.*{name}"):
+        tm.partial_fit(stream)
+    _assert_same(before, _snapshot(tm))
