@@ -10,8 +10,10 @@ Segment activity needs, each step, the synapses that leave the few active
 cells; scanning every synapse would cost O(n_synapses) per step. So the
 synapses leaving each cell form a doubly linked list: ``cell_first_synapse[c]``
 is the first flat id of cell ``c``'s list (-1: none), ``synapse_next`` and
-``synapse_prev`` (same shape as ``presynaptic_cell``) chain the rest. Adding and
-removing a synapse is O(1) and the lists never run out of room.
+``synapse_prev`` (indexed by flat id) chain the rest. Adding and removing a
+synapse is O(1) and the lists never run out of room. ``width`` is a power of 2,
+so that a flat id splits into segment and slot with a shift and a mask (an
+integer division per synapse visited costs more than the rest of the visit).
 
 ``counts`` holds the scalars of the model and of the stream (see the ``_N_*``
 indices below); ``rng_state`` the state of a small xorshift generator, seeded
@@ -57,14 +59,16 @@ PER_STEP, UNION, COUNT, MEAN = 0, 1, 2, 3
 
 def new_model(n_cells, capacity, width, seed):
     """Empty connections and a reset stream, as a dict of arrays."""
+    if width & (width - 1):
+        raise ValueError(f"width must be a power of 2, got {width}")
     return {
         "segment_cell": np.full(capacity, -1, np.int32),
         "segment_last_used": np.zeros(capacity, np.int64),
         "segment_n_synapses": np.zeros(capacity, np.int32),
         "presynaptic_cell": np.full((capacity, width), -1, np.int32),
         "permanence": np.zeros((capacity, width), np.float32),
-        "synapse_next": np.full((capacity, width), -1, np.int32),
-        "synapse_prev": np.full((capacity, width), -1, np.int32),
+        "synapse_next": np.full(capacity * width, -1, np.int32),
+        "synapse_prev": np.full(capacity * width, -1, np.int32),
         "cell_first_synapse": np.full(n_cells, -1, np.int32),
         "cell_n_segments": np.zeros(n_cells, np.int32),
         "free_segments": np.zeros(capacity, np.int32),
@@ -84,15 +88,18 @@ _SEGMENT_ARRAYS = {"segment_cell": -1, "segment_last_used": 0, "segment_n_synaps
                    "presynaptic_cell": -1, "permanence": 0, "synapse_next": -1,
                    "synapse_prev": -1, "free_segments": 0, "segment_n_connected": 0,
                    "segment_n_potential": 0, "touched_segments": 0}
+_FLAT_ARRAYS = ("synapse_next", "synapse_prev")  # capacity * width entries
 
 
 def grow_segments(model, capacity):
     """A copy of ``model`` with ``capacity`` segment slots (new arrays: the
     original is untouched, so a MemoryError here changes nothing)."""
     out = dict(model)
+    width = model["presynaptic_cell"].shape[1]
     for name, fill in _SEGMENT_ARRAYS.items():
         old = model[name]
-        new = np.full((capacity,) + old.shape[1:], fill, old.dtype)
+        shape = (capacity * width,) if name in _FLAT_ARRAYS else (capacity,) + old.shape[1:]
+        new = np.full(shape, fill, old.dtype)
         new[:old.shape[0]] = old
         out[name] = new
     return out
@@ -101,14 +108,16 @@ def grow_segments(model, capacity):
 def widen_segments(model, width):
     """A copy of ``model`` whose segments have ``width`` synapse slots (flat
     synapse ids change, so the cells' synapse lists are rebuilt)."""
+    if width & (width - 1):
+        raise ValueError(f"width must be a power of 2, got {width}")
     out = dict(model)
     capacity, old_width = model["presynaptic_cell"].shape
     for name, fill in (("presynaptic_cell", -1), ("permanence", 0)):
         new = np.full((capacity, width), fill, model[name].dtype)
         new[:, :old_width] = model[name]
         out[name] = new
-    out["synapse_next"] = np.full((capacity, width), -1, np.int32)
-    out["synapse_prev"] = np.full((capacity, width), -1, np.int32)
+    out["synapse_next"] = np.full(capacity * width, -1, np.int32)
+    out["synapse_prev"] = np.full(capacity * width, -1, np.int32)
     out["cell_first_synapse"] = np.full(model["cell_first_synapse"].size, -1, np.int32)
     link_all_synapses(out["presynaptic_cell"], out["synapse_next"], out["synapse_prev"],
                       out["cell_first_synapse"])
@@ -128,30 +137,29 @@ def link_all_synapses(presynaptic_cell, synapse_next, synapse_prev, cell_first_s
 
 @jit
 def _link(synapse, cell, synapse_next, synapse_prev, cell_first_synapse):
-    """Put ``synapse`` at the head of ``cell``'s list."""
-    width = synapse_next.shape[1]
+    """Put ``synapse`` (a flat id) at the head of ``cell``'s list."""
     head = cell_first_synapse[cell]
-    synapse_next[synapse // width, synapse % width] = head
-    synapse_prev[synapse // width, synapse % width] = -1
+    synapse_next[synapse] = head
+    synapse_prev[synapse] = -1
     if head >= 0:
-        synapse_prev[head // width, head % width] = synapse
+        synapse_prev[head] = synapse
     cell_first_synapse[cell] = synapse
 
 
 @jit
 def _destroy_synapse(s, j, presynaptic_cell, permanence, synapse_next, synapse_prev,
                      cell_first_synapse, segment_n_synapses):
-    width = presynaptic_cell.shape[1]
-    nxt = synapse_next[s, j]
-    prv = synapse_prev[s, j]
+    synapse = s * presynaptic_cell.shape[1] + j
+    nxt = synapse_next[synapse]
+    prv = synapse_prev[synapse]
     if prv >= 0:
-        synapse_next[prv // width, prv % width] = nxt
+        synapse_next[prv] = nxt
     else:
         cell_first_synapse[presynaptic_cell[s, j]] = nxt
     if nxt >= 0:
-        synapse_prev[nxt // width, nxt % width] = prv
-    synapse_next[s, j] = -1
-    synapse_prev[s, j] = -1
+        synapse_prev[nxt] = prv
+    synapse_next[synapse] = -1
+    synapse_prev[synapse] = -1
     presynaptic_cell[s, j] = -1
     permanence[s, j] = 0.0
     segment_n_synapses[s] -= 1
@@ -169,6 +177,23 @@ def _destroy_segment(s, segment_cell, segment_n_synapses, presynaptic_cell, perm
     segment_cell[s] = -1
     free_segments[counts[N_FREE]] = s
     counts[N_FREE] += 1
+
+
+@jit
+def _log2(n):
+    """log2 of a power of 2; -1 for any other n."""
+    shift = 0
+    while (1 << shift) < n:
+        shift += 1
+    return shift if (1 << shift) == n else -1
+
+
+@jit
+def _column(cell, cells_per_column, cpc_shift):
+    """The column of ``cell`` (a shift when cells_per_column is a power of 2)."""
+    if cpc_shift >= 0:
+        return cell >> cpc_shift
+    return cell // cells_per_column
 
 
 @jit
@@ -361,6 +386,9 @@ def learn_steps(columns, step_start, reset_before, first, stop, reset_after,
     n_cells = cell_n_segments.shape[0]
     n_columns = n_cells // cells_per_column
     capacity, width = presynaptic_cell.shape
+    width_shift = _log2(width)
+    cpc_shift = _log2(cells_per_column)
+    permanence_flat = permanence.reshape(-1)
     # Scratch: marks are cleared after each use.
     column_active = np.zeros(n_columns, np.bool_)
     column_predicted = np.zeros(n_columns, np.bool_)
@@ -405,7 +433,7 @@ def learn_steps(columns, step_start, reset_before, first, stop, reset_after,
             s = touched_segments[i]
             if segment_n_connected[s] >= activation_threshold:
                 cell = segment_cell[s]
-                if column_active[cell // cells_per_column]:
+                if column_active[_column(cell, cells_per_column, cpc_shift)]:
                     learning[n_learning] = s  # a correct prediction: reinforce it
                     n_learning += 1
                     if not cell_mark[cell]:
@@ -416,7 +444,7 @@ def learn_steps(columns, step_start, reset_before, first, stop, reset_after,
         n_winners = 0
         for i in range(n_active):
             cell_mark[active_cells[i]] = False
-            column_predicted[active_cells[i] // cells_per_column] = True
+            column_predicted[_column(active_cells[i], cells_per_column, cpc_shift)] = True
             winner_cells[n_winners] = active_cells[i]
             n_winners += 1
         n_correct_segments = n_learning
@@ -431,7 +459,7 @@ def learn_steps(columns, step_start, reset_before, first, stop, reset_after,
         for i in range(counts[N_TOUCHED]):
             s = touched_segments[i]
             if segment_n_potential[s] >= min_threshold:
-                column = segment_cell[s] // cells_per_column
+                column = _column(segment_cell[s], cells_per_column, cpc_shift)
                 if column_active[column] and not column_predicted[column]:
                     best = column_best[column]
                     if best < 0 or segment_n_potential[s] > segment_n_potential[best] or (
@@ -484,7 +512,8 @@ def learn_steps(columns, step_start, reset_before, first, stop, reset_after,
             for i in range(counts[N_TOUCHED]):
                 s = touched_segments[i]
                 if segment_n_potential[s] >= min_threshold and segment_cell[s] >= 0 and \
-                        not column_active[segment_cell[s] // cells_per_column]:
+                        not column_active[_column(segment_cell[s], cells_per_column,
+                                                  cpc_shift)]:
                     _adapt_segment(s, prev_active, -predicted_segment_decrement,
                                    np.float32(0.0), segment_cell, segment_n_synapses,
                                    presynaptic_cell, permanence, synapse_next, synapse_prev,
@@ -523,15 +552,14 @@ def learn_steps(columns, step_start, reset_before, first, stop, reset_after,
         for i in range(n_active):
             synapse = cell_first_synapse[active_cells[i]]
             while synapse >= 0:
-                s = synapse // width
-                j = synapse % width
+                s = synapse >> width_shift
                 if segment_n_potential[s] == 0:
                     touched_segments[n_touched] = s
                     n_touched += 1
                 segment_n_potential[s] += 1
-                if permanence[s, j] >= connected_permanence:
+                if permanence_flat[synapse] >= connected_permanence:
                     segment_n_connected[s] += 1
-                synapse = synapse_next[s, j]
+                synapse = synapse_next[synapse]
         for i in range(n_touched):
             s = touched_segments[i]
             if segment_n_connected[s] >= activation_threshold:
@@ -626,6 +654,7 @@ def infer_sequences(columns, step_start, n_steps, indptr, index_segments, segmen
     """
     n_cells = indptr.shape[0] - 1
     n_columns = n_cells // cells_per_column
+    cpc_shift = _log2(cells_per_column)
     n_sequences = out.shape[0]
     column_active = np.zeros(n_columns, np.bool_)
     column_predicted = np.zeros(n_columns, np.bool_)
@@ -649,7 +678,7 @@ def infer_sequences(columns, step_start, n_steps, indptr, index_segments, segmen
             n_active = 0
             for i in range(n_predictive):
                 cell = predictive[i]
-                column = cell // cells_per_column
+                column = _column(cell, cells_per_column, cpc_shift)
                 if column_active[column]:
                     active[n_active] = cell
                     n_active += 1
@@ -700,12 +729,12 @@ def infer_sequences(columns, step_start, n_steps, indptr, index_segments, segmen
             n_predictive = n_next
             if output == PREDICTIVE_COLUMNS:
                 for i in range(n_predictive):
-                    column = predictive[i] // cells_per_column
+                    column = _column(predictive[i], cells_per_column, cpc_shift)
                     if not column_mark[column]:
                         column_mark[column] = True
                         _emit(out, seq, row, column, 1.0, pooling)
                 for i in range(n_predictive):
-                    column_mark[predictive[i] // cells_per_column] = False
+                    column_mark[_column(predictive[i], cells_per_column, cpc_shift)] = False
 
 
 @jit

@@ -499,13 +499,17 @@ n_columns) for one stream
                                   seed)
 
     def _initial_width(self):
-        """Synapse slots per segment at first: room for one growth, a power of 2."""
-        wanted = 1 << (min(self.max_new_synapse_count, 256) - 1).bit_length()
-        return max(1, min(self._max_width(), max(wanted, 8)))
+        """Synapse slots per segment at first: room for one growth."""
+        wanted = min(self.max_new_synapse_count, 256, self.max_synapses_per_segment,
+                     self.n_cells_)
+        return max(8, 1 << (wanted - 1).bit_length())
 
     def _max_width(self):
-        # A segment has synapses from distinct cells: never more than n_cells.
-        return min(self.max_synapses_per_segment, self.n_cells_)
+        """The width that holds any segment (a power of 2, as the kernels need):
+        a segment has at most max_synapses_per_segment synapses, from distinct
+        cells."""
+        most = min(self.max_synapses_per_segment, self.n_cells_)
+        return 1 << (most - 1).bit_length()
 
     def _kernel_params(self):
         """The parameters as the kernels take them (values checked here too:
@@ -648,7 +652,7 @@ n_columns) for one stream
             if status == K.NEED_SEGMENTS:
                 model = K.grow_segments(model, 2 * capacity)
             else:
-                model = K.widen_segments(model, min(2 * width, self._max_width()))
+                model = K.widen_segments(model, 2 * width)
             first = done
 
     def _infer(self, X, output, pooling):
