@@ -6,8 +6,10 @@ The process-level tests run small scripts in fresh interpreters, each with its
 own empty ``NUMBA_CACHE_DIR``, so that they see what a user's first run sees.
 """
 
+import hashlib
 import json
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -115,20 +117,32 @@ from sklearn.datasets import load_digits
 from sklearn.pipeline import make_pipeline
 from numba.core.dispatcher import Dispatcher
 
-def run():
+def outputs(workload):
     from skhtm import (PatchSpatialPooler, SaccadeEncoder, SpatialPoolerTransformer,
                        TemporalMemoryTransformer)
     images = load_digits().images[:40]
-    features = make_pipeline(
-        SaccadeEncoder(n_glimpses=3, fovea_shape=4, n_levels=2, gaze="scan"),
-        SpatialPoolerTransformer(column_shape=128, local_area_density=0.08, random_state=0),
-        TemporalMemoryTransformer(cells_per_column=4, activation_threshold=4, min_threshold=3,
-                                  max_new_synapse_count=8, random_state=0))
-    patches = PatchSpatialPooler(SpatialPoolerTransformer(column_shape=32, random_state=0),
-                                 patch_shape=3, pool_grid=2, random_state=0)
+    binary = (images.reshape(40, -1) > 6).astype(np.uint8)
+    if workload == "pipeline":    # every kernel: SP, TM and the patch pooler's
+        features = make_pipeline(
+            SaccadeEncoder(n_glimpses=3, fovea_shape=4, n_levels=2, gaze="scan"),
+            SpatialPoolerTransformer(column_shape=128, local_area_density=0.08,
+                                     random_state=0),
+            TemporalMemoryTransformer(cells_per_column=4, activation_threshold=4,
+                                      min_threshold=3, max_new_synapse_count=8,
+                                      random_state=0))
+        patches = PatchSpatialPooler(SpatialPoolerTransformer(column_shape=32, random_state=0),
+                                     patch_shape=3, pool_grid=2, random_state=0)
+        return [features.fit(images).transform(images), patches.fit(images).transform(images)]
+    if workload == "sp":          # a small Spatial Pooler, fit and transform
+        return [SpatialPoolerTransformer(column_shape=64, random_state=0).fit_transform(binary)]
+    # A Spatial Pooler fitted by the test, pickled: only its transform compiles.
+    import pickle
+    with open(workload, "rb") as file:
+        return [pickle.load(file).transform(binary)]
+
+def run(workload):
     digest = hashlib.sha256()
-    for out in (features.fit(images).transform(images),
-                patches.fit(images).transform(images)):
+    for out in outputs(workload):
         out = np.asarray(out)
         digest.update(repr((out.shape, str(out.dtype))).encode())
         digest.update(np.ascontiguousarray(out).tobytes())
@@ -149,7 +163,7 @@ def run():
 _REPORT = """
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
-    result = run()                 # imports skhtm, so its import's warnings count too
+    result = run(sys.argv[1])      # imports skhtm, so its import's warnings count too
 result["warnings"] = [w.category.__name__ for w in caught]
 print(json.dumps(result))
 """
@@ -169,13 +183,14 @@ numba.njit = njit
 """ + _REPORT
 
 
-def _start(script, cache_dir, **env):
+def _start(script, cache_dir, *args, **env):
     environment = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir), **env}
     for name in ("NUMBA_DISABLE_JIT", "SKHTM_NUMBA_CACHE"):
         if name not in env:
             environment.pop(name, None)
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], env=environment,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), *map(str, args)],
+                            env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
 
 
 def _result(process, timeout=600):
@@ -188,17 +203,34 @@ def _cache_files(result):
     return [f for f in result["files"] if f.endswith((".nbi", ".nbc"))]
 
 
+def _sp_digest(sp, X):
+    out = np.asarray(sp.transform(X))
+    digest = hashlib.sha256(repr((out.shape, str(out.dtype))).encode())
+    digest.update(np.ascontiguousarray(out).tobytes())
+    return digest.hexdigest()
+
+
 def test_uncached_when_numba_refuses_the_cache(tmp_path):
-    result = _result(_start(_RUN_REFUSED, tmp_path))
+    # Importing skhtm defines every kernel (one warning for all of them); a
+    # fitted Spatial Pooler's transform then compiles uncached and computes
+    # what it computes here.
+    X = (load_digits().images[:40].reshape(40, -1) > 6).astype(np.uint8)
+    sp = SpatialPoolerTransformer(column_shape=64, random_state=0).fit(X)
+    with open(tmp_path / "sp.pkl", "wb") as file:
+        pickle.dump(sp, file)
+    cache_dir = tmp_path / "cache"
+    cache_dir.mkdir()
+    result = _result(_start(_RUN_REFUSED, cache_dir, tmp_path / "sp.pkl"))
     assert result["kernels"], "no skhtm kernel was compiled"
     assert result["warnings"].count("NumbaCacheWarning") == 1   # once for all the kernels
     assert _cache_files(result) == []
     # Compiled in this process, nothing loaded from a cache.
     assert all(hits == 0 for hits, _ in result["kernels"].values()), result["kernels"]
+    assert result["digest"] == _sp_digest(sp, X)
 
 
 def test_caching_off_writes_no_cache_files(tmp_path):
-    result = _result(_start(_RUN, tmp_path, SKHTM_NUMBA_CACHE="0"))
+    result = _result(_start(_RUN, tmp_path, "sp", SKHTM_NUMBA_CACHE="0"))
     assert result["kernels"], "no skhtm kernel was compiled"
     assert result["files"] == []
     assert "NumbaCacheWarning" not in result["warnings"]       # off on purpose: silent
@@ -210,9 +242,9 @@ def two_processes_compiling_at_once(tmp_path_factory):
     """Two fresh processes that compile every kernel at the same time, writing
     to the same empty cache folder; then a third that finds the cache."""
     cache_dir = tmp_path_factory.mktemp("numba_cache")
-    first, second = _start(_RUN, cache_dir), _start(_RUN, cache_dir)
+    first, second = _start(_RUN, cache_dir, "pipeline"), _start(_RUN, cache_dir, "pipeline")
     results = [_result(first), _result(second)]
-    results.append(_result(_start(_RUN, cache_dir)))
+    results.append(_result(_start(_RUN, cache_dir, "pipeline")))
     return results
 
 
