@@ -126,23 +126,26 @@ def main():
     for n_jobs in (2, 1):
         for p in poolers:
             p.set_params(n_jobs=n_jobs)
-        runs, per_pooler, loads = [], [], []
+        runs, per_pooler, loads, cpu = [], [], [], []
         for _ in range(args.repeats):
             times = []
+            cpu_start = time.process_time()
             for p in poolers:
                 start = time.perf_counter()
                 p.transform(X_tr)
                 times.append((time.perf_counter() - start) / len(X_tr) * 1e6)
+            # CPU time of all threads: what the work costs, less sensitive to other load.
+            cpu.append((time.process_time() - cpu_start) / len(X_tr) * 1e6)
             runs.append(sum(times))
             per_pooler.append(times)
             loads.append(load())
         key = f"n_jobs_{n_jobs}"
         results[key] = dict(us_per_image=float(np.median(runs)), runs=[round(r) for r in runs],
                             per_pooler_us=np.median(per_pooler, axis=0).round(1).tolist(),
-                            loadavg=loads)
+                            cpu_us_per_image=float(np.median(cpu)), loadavg=loads)
         print(f"transform, n_jobs={n_jobs}: {results[key]['us_per_image']:.0f} us/image "
-              f"(runs {results[key]['runs']}; per pooler {results[key]['per_pooler_us']}); "
-              f"load {loads[-1]}")
+              f"(runs {results[key]['runs']}; per pooler {results[key]['per_pooler_us']}; "
+              f"CPU {results[key]['cpu_us_per_image']:.0f} us/image); load {loads[-1]}")
 
     tracemalloc.start()
     features = poolers[0].transform(X_tr)
@@ -166,7 +169,9 @@ def main():
         f"{results['n_jobs_2']['runs']}; n_jobs=1: {results['n_jobs_1']['runs']}); per pooler "
         f"(3x3/4, 3x3/4, 4x4/3, 5x5/3), n_jobs=2: {results['n_jobs_2']['per_pooler_us']} us. "
         f"Load average during the runs: {results['n_jobs_2']['loadavg'][-1]} (n_jobs=2), "
-        f"{results['n_jobs_1']['loadavg'][-1]} (n_jobs=1).",
+        f"{results['n_jobs_1']['loadavg'][-1]} (n_jobs=1). CPU time per image, all threads: "
+        f"{results['n_jobs_2']['cpu_us_per_image']:.0f} us (n_jobs=2), "
+        f"{results['n_jobs_1']['cpu_us_per_image']:.0f} us (n_jobs=1).",
         f"Fit on {len(X_fit)} images: {results['fit_s']:.1f} s. First call: "
         f"{results['first_call_s']:.2f} s (cache: {results['cache']}). Traced peak of one "
         f"pooler's transform of {len(X_tr)} images {results['traced_peak_one_transform_mib']:.0f} "
