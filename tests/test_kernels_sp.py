@@ -1,66 +1,279 @@
-"""The numeric kernels, against plain reference implementations."""
+"""The Spatial Pooler kernels, against the brute-force BAMI reference (tests/sp_reference.py).
+
+Small workloads: CI also runs this file with NUMBA_DISABLE_JIT=1, the kernels as
+plain Python.
+"""
+
+import math
 
 import numpy as np
 import pytest
+from sp_reference import (
+    ReferenceSP,
+    inhibition_radius,
+    n_active_of,
+    neighbourhood,
+    neighbourhood_max,
+    neighbourhood_mean,
+    pools_of,
+    winners,
+)
 
+from skhtm import SpatialPoolerTransformer
 from skhtm import _spatial_pooling as K
 from skhtm import _topology as T
 
 
-def test_global_winners_picks_top_k_with_rank_tie_break():
+def _bits(n, n_inputs, density, seed):
+    return (np.random.RandomState(seed).rand(n, n_inputs) < density).astype(np.uint8)
+
+
+# ------------------------------------------------------------- inhibition
+
+def test_global_winners_by_counts_and_by_scores_match_sorting():
     rng = np.random.RandomState(0)
-    scores = rng.randint(0, 5, size=(20, 50))  # many ties
-    rank = rng.permutation(50).astype(np.int32)
-    winners = K.global_winners(scores, 7, rank, min_overlap=1)
-    for row, won in zip(scores, winners):
-        order = sorted(range(50), key=lambda c: (row[c], rank[c]), reverse=True)
-        expected = [c for c in order[:7] if row[c] >= 1]
-        assert sorted(np.flatnonzero(won)) == sorted(expected)
+    n = 50
+    rank = rng.permutation(n).astype(np.int32)
+    by_rank = np.empty(n, np.int64)
+    by_rank[n - 1 - rank] = np.arange(n)
+    for trial in range(30):
+        overlaps = rng.randint(0, 6, n).astype(np.int32)  # many ties
+        k, min_overlap = rng.randint(1, 12), rng.randint(1, 4)
+        boost = np.round(rng.uniform(0.5, 2.0, n), 1).astype(np.float32)  # equal products occur
+        scores = overlaps.astype(np.float32) * boost
+        got = np.zeros(n, np.uint8)
+        K._global_winners_counts(overlaps, k, min_overlap, by_rank, np.zeros(7, np.int64), got)
+        expected = winners(overlaps.astype(np.float32), overlaps, rank, min_overlap,
+                           global_inhibition=True, k=k)
+        np.testing.assert_array_equal(got.astype(bool), expected)
+        K._global_winners_scores(scores, overlaps, k, min_overlap, rank,
+                                 np.empty(n, np.int64), got)
+        expected = winners(scores, overlaps, rank, min_overlap, global_inhibition=True, k=k)
+        np.testing.assert_array_equal(got.astype(bool), expected)
 
 
-def test_global_winners_float_scores_match_lexicographic_order():
-    rng = np.random.RandomState(1)
-    overlaps = rng.randint(0, 6, size=(30, 40))
-    boost = np.round(rng.uniform(0.5, 2.0, 40), 1)  # rounded: equal boosted values occur
-    scores = overlaps * boost.astype(np.float32)
-    rank = rng.permutation(40).astype(np.int32)
-    winners = K.global_winners(scores, 5, rank, min_overlap=2, overlaps=overlaps)
-    for s, o, won in zip(scores, overlaps, winners):
-        eligible = [c for c in range(40) if o[c] >= 2]
-        order = sorted(eligible, key=lambda c: (s[c], rank[c]), reverse=True)
-        assert sorted(np.flatnonzero(won)) == sorted(order[:5])
+@pytest.mark.parametrize("shape", [(5, 7), (6, 6), (3, 9), (12,)])
+@pytest.mark.parametrize("wrap_around", [True, False])
+@pytest.mark.parametrize("radius", [1, 2, 4, 20])
+def test_neighbourhoods_match_the_distance_definition(shape, wrap_around, radius):
+    column_shape = np.array(shape, np.int64)
+    coords, strides = K.column_coordinates(column_shape)
+    nb_coords, nb_counts = K.neighbourhoods(column_shape, radius, wrap_around)
+    sizes = K.neighbourhood_sizes(coords, nb_counts)
+    values = np.random.RandomState(1).rand(coords.shape[0])
+    means = K.neighbourhood_reduce(values, coords, strides, nb_coords, nb_counts, False)
+    maxima = K.neighbourhood_reduce(values, coords, strides, nb_coords, nb_counts, True)
+    for c in range(coords.shape[0]):
+        hood = neighbourhood(c, shape, radius, wrap_around)
+        assert sizes[c] == len(hood)  # no column counted twice, none missing
+    np.testing.assert_allclose(means, neighbourhood_mean(values, shape, radius, wrap_around),
+                               rtol=1e-12)
+    np.testing.assert_array_equal(maxima, neighbourhood_max(values, shape, radius, wrap_around))
+    n_active = K.local_n_active(sizes, 0.3, 0)
+    assert [n_active_of(s, 0.3, None) for s in sizes] == list(n_active)
 
 
-def test_update_duty_cycles_closed_form_equals_loop():
+LOCAL_CASES = {
+    "square, wrap": dict(column_shape=(6, 6), wrap_around=True, radius=2),
+    "square, no wrap": dict(column_shape=(6, 6), wrap_around=False, radius=2),
+    "non-square, wrap": dict(column_shape=(4, 10), wrap_around=True, radius=2),
+    "non-square, no wrap": dict(column_shape=(4, 10), wrap_around=False, radius=2),
+    "radius >= side/2, wrap": dict(column_shape=(4, 10), wrap_around=True, radius=3),
+    "radius >= side/2, no wrap": dict(column_shape=(4, 10), wrap_around=False, radius=3),
+    "radius past every side": dict(column_shape=(4, 10), wrap_around=False, radius=12),
+    "per-column n_active": dict(column_shape=(5, 8), wrap_around=False, radius=2,
+                                n_active_columns=3),
+    "stimulus threshold": dict(column_shape=(6, 6), wrap_around=True, radius=1,
+                               stimulus_threshold=3),
+    "1-D": dict(column_shape=(30,), wrap_around=False, radius=4),
+}
+
+
+@pytest.mark.parametrize("case", list(LOCAL_CASES))
+def test_transform_winners_match_reference(case):
+    params = dict(LOCAL_CASES[case])
+    radius = params.pop("radius")
+    X = _bits(12, 40, 0.4, 2)
+    shape = params["column_shape"]
+    input_shape = (40,) if len(shape) == 1 else (4, 10)
+    for global_inhibition in (False, True):
+        est = SpatialPoolerTransformer(**params, input_shape=input_shape, potential_radius=2,
+                                       potential_pct=0.6, global_inhibition=global_inhibition,
+                                       local_area_density=0.2, random_state=0).fit(X)
+        est.inhibition_radius_ = radius
+        ref = ReferenceSP(est)
+        ref.radius = radius
+        got = est.transform(X).astype(bool)
+        for x, out in zip(X, got):
+            _, expected = ref.active_columns(x)
+            np.testing.assert_array_equal(out, expected)
+        assert got.any()
+
+
+@pytest.mark.parametrize("wrap_around", [True, False])
+def test_local_inhibition_keeps_the_target_density(wrap_around):
+    # The (4, 32) grid of the issue: 28.6% active without wrap-around before the fix.
+    rng = np.random.RandomState(3)
+    column_shape = np.array([4, 32], np.int64)
+    coords, strides = K.column_coordinates(column_shape)
+    nb_coords, nb_counts = K.neighbourhoods(column_shape, 5, wrap_around)
+    n_active = K.local_n_active(K.neighbourhood_sizes(coords, nb_counts), 0.2, 0)
+    rank = rng.permutation(128).astype(np.int32)
+    fractions = []
+    for _ in range(20):
+        overlaps = rng.permutation(128).astype(np.int32) + 1  # no ties
+        won = np.zeros(128, np.uint8)
+        K._local_winners(overlaps.astype(np.float32), overlaps, n_active, 1, rank, coords,
+                         strides, nb_coords, nb_counts, np.zeros(2, np.int64), won)
+        fractions.append(won.mean())
+    assert 0.17 < np.mean(fractions) < 0.23, np.mean(fractions)
+
+
+# --------------------------------------------------------------- learning
+
+LEARNING_CASES = {
+    "online, global, boost": dict(batch_size=1, boost_strength=3.0),
+    "mini-batch, global, boost": dict(batch_size=5, boost_strength=3.0),
+    "online, local, wrap": dict(batch_size=1, global_inhibition=False, column_shape=(4, 8)),
+    "mini-batch, local, no wrap": dict(batch_size=4, global_inhibition=False,
+                                       column_shape=(4, 8), wrap_around=False),
+}
+
+
+@pytest.mark.parametrize("case", list(LEARNING_CASES))
+def test_learning_matches_reference(case):
+    """Every synapse of every winner (increment, decrement, clip, trim), the raise to
+    the stimulus threshold, duty cycles, boosting, bumping and the radius update."""
+    params = dict(column_shape=32, input_shape=(4, 8), potential_radius=2, potential_pct=0.7,
+                  local_area_density=0.15, stimulus_threshold=2, syn_perm_connected=0.3,
+                  syn_perm_active_inc=0.2, syn_perm_inactive_dec=0.15, duty_cycle_period=20,
+                  min_pct_overlap_duty_cycle=0.3, random_state=0)
+    params.update(LEARNING_CASES[case])
+    X = _bits(70, 32, 0.35, 4)
+    X[:, :8] = 0  # the first row of inputs never fires: columns over it never overlap
+    est = SpatialPoolerTransformer(**params).partial_fit(X[:1])
+    ref = ReferenceSP(est)
+    before = est.permanences_.data.copy()
+    est.partial_fit(X[1:])
+    ref.learn(X[1:])
+    _, perms = pools_of(est)
+    for c in range(est.n_columns_):
+        np.testing.assert_array_equal(perms[c], ref.perms[c], err_msg=f"column {c}")
+    np.testing.assert_array_equal(est.active_duty_cycles_, ref.active)
+    np.testing.assert_array_equal(est.overlap_duty_cycles_, ref.overlap)
+    np.testing.assert_array_equal(est.min_overlap_duty_cycles_, ref.min_overlap_duty)
+    np.testing.assert_allclose(est.boost_factors_, ref.boost, rtol=1e-12)
+    assert est.inhibition_radius_ == ref.radius
+    assert est.n_iterations_ == ref.iteration == 70
+    # The comparison exercised every part of the rule.
+    assert not np.array_equal(before, est.permanences_.data)
+    for event in ("clipped_high", "clipped_low", "trimmed", "bumped"):
+        assert ref.events[event] > 0, event
+
+
+def test_boost_factors_follow_the_exponential_rule():
+    X = _bits(40, 32, 0.3, 5)
+    est = SpatialPoolerTransformer(48, local_area_density=0.1, boost_strength=2.5,
+                                   batch_size=1, random_state=0).fit(X)
+    target = round(0.1 * 48) / 48
+    expected = np.exp((target - est.active_duty_cycles_) * 2.5)
+    np.testing.assert_allclose(est.boost_factors_, expected, rtol=1e-12)
+    assert est.boost_factors_.min() < 1 < est.boost_factors_.max()
+
+
+def test_column_that_never_overlaps_is_bumped():
+    X = _bits(80, 32, 0.4, 6)
+    X[:, :8] = 0
+    est = SpatialPoolerTransformer(32, input_shape=(4, 8), potential_radius=0, potential_pct=1.0,
+                                   syn_perm_connected=0.5, min_pct_overlap_duty_cycle=0.1,
+                                   duty_cycle_period=30, batch_size=1, random_state=0)
+    est.partial_fit(X[:60])  # the minimum duty cycles are set at iteration 50
+    silent = [c for c in range(32) if est.overlap_duty_cycles_[c] == 0]
+    assert silent
+    before = est.permanences_[silent].toarray()
+    est.partial_fit(X[60:])
+    after = est.permanences_[silent].toarray()
+    on = before > 0
+    step = np.float32(0.5 / 10.0)
+    expected = before.astype(np.float32)
+    for _ in range(20):
+        expected = np.minimum(expected + step, np.float32(1.0))
+    np.testing.assert_array_equal(after[on], expected[on])
+
+
+def test_inhibition_radius_follows_the_receptive_fields():
+    X = _bits(60, 64, 0.4, 7)
+    est = SpatialPoolerTransformer((8, 8), input_shape=(8, 8), potential_radius=3,
+                                   potential_pct=0.8, global_inhibition=False,
+                                   batch_size=10, random_state=0).fit(X)
+    inputs, perms = pools_of(est)
+    assert est.inhibition_radius_ == inhibition_radius(inputs, perms, 0.1, (8, 8), 1.0)
+    # Starve the receptive fields: narrow ones give a smaller radius.
+    data = est.permanences_.data
+    pm = est.permanences_
+    for c in range(64):
+        row = slice(pm.indptr[c], pm.indptr[c + 1])
+        keep = np.abs(np.arange(row.stop - row.start) - (row.stop - row.start) // 2) <= 1
+        data[row] = np.where(keep, 0.9, 0.0).astype(np.float32)
+    indptr, indices, _ = est._pool_arrays()
+    narrow = K.inhibition_radius(indptr, indices, data, np.float32(0.1),
+                                 np.array([8, 8], np.int64), 1.0)
+    inputs, perms = pools_of(est)
+    assert narrow == inhibition_radius(inputs, perms, 0.1, (8, 8), 1.0)
+    assert narrow < est.inhibition_radius_
+
+
+def test_update_duty_cycles_is_the_moving_average():
     rng = np.random.RandomState(2)
-    events = rng.rand(37, 11) < 0.3
+    events = (rng.rand(37, 11) < 0.3).astype(np.uint8)
     duty = rng.rand(11)
     for iteration, period in [(0, 10), (5, 1000), (500, 20)]:
-        expected = duty.copy()
+        got = duty.copy()
+        expected = list(duty)
         for j, e in enumerate(events):
+            K._update_duty_cycle(got, e, iteration + j, period)
             p = min(iteration + j + 1, period)
-            expected = (expected * (p - 1) + e) / p
-        got = K.update_duty_cycles(duty, events, iteration, period)
-        np.testing.assert_allclose(got, expected, rtol=1e-10)
+            expected = [(d * (p - 1) + int(v)) / p for d, v in zip(expected, e)]
+        np.testing.assert_array_equal(got, expected)
 
 
-@pytest.mark.parametrize("n_samples", [1, 3, 70, 130])
-def test_synapse_statistics_match_naive_counts(n_samples):
-    rng = np.random.RandomState(3)
-    indptr, indices = T.potential_pools((12,), (30,), None, 0.5, True, rng)
-    winners = rng.rand(n_samples, 12) < 0.3
-    winners[:, 0] = False  # a column that never wins
-    inputs = rng.rand(n_samples, 30) < 0.5
-    columns, synapses, hits, wins = K.synapse_statistics(indptr, indices, winners, inputs)
-    ids = np.arange(indices.size)[synapses]
-    col_of = K.synapse_columns(indptr)
-    assert set(columns) == set(np.flatnonzero(winners.any(axis=0)))
-    assert set(col_of[ids]) == set(columns)
-    for syn, h, w in zip(ids, hits, wins):
-        c, i = col_of[syn], indices[syn]
-        assert w == winners[:, c].sum()
-        assert h == (winners[:, c] & inputs[:, i]).sum()
+def test_raise_to_threshold_connects_enough_synapses():
+    perms = np.array([0.0, 0.05, 0.31, 0.02, 0.6, 0.1], np.float32)
+    indptr = np.array([0, 3, 6], np.int64)
+    for c, target in [(0, 2), (1, 3)]:
+        K.raise_to_threshold(perms, indptr, c, np.float32(0.3), np.float32(0.03), float(target))
+        assert (perms[indptr[c]:indptr[c + 1]] >= np.float32(0.3)).sum() >= target
+    assert perms[0] < 0.3 <= perms[1]  # raised just enough: the weakest stays below
 
+
+def test_journal_undoes_a_learning_call():
+    X = _bits(30, 32, 0.4, 8)
+    est = SpatialPoolerTransformer(40, batch_size=3, min_pct_overlap_duty_cycle=0.5,
+                                   random_state=0).fit(X[:10])
+    perms = est.permanences_.data
+    before = perms.copy()
+    journal = (np.zeros(40, np.uint8), np.empty(40, np.int32), np.empty(perms.size, np.float32),
+               np.array([0, 0, 1], np.int64))
+
+    original = K.learn
+
+    def learn_then_fail(*args):
+        original(*args[:-4], *journal)
+        raise KeyboardInterrupt
+
+    est2 = est
+    try:
+        K.learn = learn_then_fail
+        with pytest.raises(KeyboardInterrupt):
+            est2.partial_fit(X[10:])
+    finally:
+        K.learn = original
+    assert journal[3][0] > 0  # the call had changed columns before it failed
+    K.undo_journal(perms, est._pool_arrays()[0], journal[1], journal[2], journal[3])
+    np.testing.assert_array_equal(perms, before)
+
+
+# ---------------------------------------------------------------- topology
 
 def test_potential_pools_stay_within_radius_and_fraction():
     rng = np.random.RandomState(4)
@@ -78,32 +291,23 @@ def test_potential_pools_stay_within_radius_and_fraction():
         assert pool.size == int(window * 0.5 + 0.5)
 
 
-def test_local_winners_respect_neighbourhood_quota():
-    rng = np.random.RandomState(5)
-    shape = (12, 12)
-    scores = rng.randint(1, 20, size=(4, 144))
-    rank = rng.permutation(144).astype(np.int32)
-    offsets = T.neighbourhood_offsets(shape, 2)
-    winners = K.local_winners(scores, 3, rank, shape, offsets, True, min_overlap=1)
-    assert winners.any(axis=1).all()
-    for row, won in zip(scores, winners):
-        grid = won.reshape(shape)
-        for y, x in zip(*np.nonzero(grid)):
-            me = y * 12 + x
-            others = [((y + dy) % 12) * 12 + (x + dx) % 12 for dy, dx in offsets]
-            beaten = sum((row[o], rank[o]) > (row[me], rank[me]) for o in others)
-            assert beaten < 3
-
-
-def test_connected_matrix_counts_only_connected_synapses():
+def test_overlaps_count_only_connected_synapses():
     rng = np.random.RandomState(6)
     indptr, indices = T.potential_pools((20,), (15,), None, 0.6, True, rng)
+    indptr = indptr.astype(np.int64)
     perms = rng.rand(indices.size).astype(np.float32)
-    compact = K.connected_matrix(indptr, indices, perms >= 0.5, 15)
-    full = K.pool_matrix(indptr, indices, perms >= 0.5, 15)
-    x = rng.rand(9, 15) < 0.5
-    dense = np.zeros((20, 15))
-    dense[K.synapse_columns(indptr), indices] = perms >= 0.5
-    expected = x.astype(int) @ dense.T
-    np.testing.assert_array_equal(K.compute_overlaps(compact, x), expected)
-    np.testing.assert_array_equal(K.compute_overlaps(full, x), expected)
+    x = _bits(9, 15, 0.5, 9)
+    conn_indptr = np.empty(21, np.int64)
+    conn_inputs = np.empty(indices.size, np.int32)
+    K.connected_pool(indptr, indices, perms, np.float32(0.5), conn_indptr, conn_inputs)
+    block = np.empty((20, 16), np.uint16)
+    K._block_overlaps(conn_indptr, conn_inputs, x, 0, 9, np.empty((15, 16), np.uint16), block)
+    by_input = K.transpose_pool(indptr, indices, 15)
+    one = np.empty(20, np.int32)
+    for j, row in enumerate(x):
+        expected = [sum(1 for s in range(indptr[c], indptr[c + 1])
+                        if perms[s] >= np.float32(0.5) and row[indices[s]]) for c in range(20)]
+        np.testing.assert_array_equal(block[:, j], expected)
+        K._sample_overlaps(*by_input, perms, np.float32(0.5), row, one)
+        np.testing.assert_array_equal(one, expected)
+    assert math.isclose(block[:, 9:].sum(), 0)  # padding rows of the block stay empty
