@@ -1,5 +1,7 @@
 """PatchSpatialPooler: patch kernels, learned features, pooling, persistence, bad input."""
 
+import copy
+
 import joblib
 import numpy as np
 import pytest
@@ -227,16 +229,22 @@ def test_changed_patch_bits_after_fit_are_refused(digits):
 
 
 def clone_with(fitted, **params):
-    copy = joblib.load(_roundtrip(fitted))
-    return copy.set_params(**params)
+    """A fitted copy with parameters changed after fit."""
+    return copy.deepcopy(fitted).set_params(**params)
 
 
-def _roundtrip(estimator):
-    import io
-    buffer = io.BytesIO()
-    joblib.dump(estimator, buffer)
-    buffer.seek(0)
-    return buffer
+def test_concurrent_transforms_agree(digits):
+    """Threads calling transform on one fitted pooler at once (a web server, a
+    threaded grid search) get what one thread gets."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    X = digits[0][:200]
+    psp = small(n_jobs=2).fit(X)
+    expected = psp.transform(X)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda part: psp.transform(X[part::4]), range(4)))
+    for part, result in enumerate(results):
+        np.testing.assert_array_equal(result, expected[part::4])
 
 
 def test_transform_memory_is_bounded_by_the_output():
