@@ -255,3 +255,86 @@ def test_binarizer_pipeline_accepts_grey_input(digits_split):
     X_train, X_test, y_train, y_test = digits_split
     pipe = make_pipeline(Binarizer(threshold=7.0), SpatialPoolerTransformer(256, random_state=0))
     assert pipe.fit_transform(X_train).shape == (len(X_train), 256)
+
+
+def test_partial_fit_interrupted_inside_learning_changes_nothing(random_bits, monkeypatch):
+    """The kernel learns the permanences in place; a failure after it has run
+    (here an interrupt) puts every changed column back."""
+    import skhtm.spatial_pooler as module
+
+    est = SpatialPoolerTransformer(64, batch_size=4, random_state=0).fit(random_bits)
+    before = _state(est)
+    original = module.K.learn
+
+    def learn_then_interrupt(*args):
+        original(*args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module.K, "learn", learn_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        est.partial_fit(random_bits)
+    monkeypatch.undo()
+    _assert_same_state(before, _state(est))
+    # And the model learns on exactly as if nothing had happened.
+    again = SpatialPoolerTransformer(64, batch_size=4, random_state=0).fit(random_bits)
+    est.partial_fit(random_bits[:10])
+    again.partial_fit(random_bits[:10])
+    _assert_same_state(_state(again), _state(est))
+
+
+def test_one_sample_partial_fit_calls_equal_one_call_in_mini_batches(random_bits):
+    whole = SpatialPoolerTransformer(64, batch_size=1, random_state=0).fit(random_bits)
+    step = SpatialPoolerTransformer(64, batch_size=1, random_state=0).fit(random_bits)
+    whole.partial_fit(random_bits[::-1])
+    for row in random_bits[::-1]:
+        step.partial_fit(row[None].astype(np.uint8))
+    _assert_same_state(_state(whole), _state(step))
+
+
+def test_inverse_transform_accepts_sparse_sdrs(random_bits):
+    est = SpatialPoolerTransformer(64, random_state=0).fit(random_bits)
+    sdr = est.transform(random_bits)
+    dense = est.inverse_transform(sdr)
+    for fmt in (sp.csr_matrix, sp.csc_matrix, sp.coo_matrix, sp.csr_array):
+        np.testing.assert_allclose(est.inverse_transform(fmt(sdr)), dense)
+    est.set_params(sparse_output=True)
+    np.testing.assert_allclose(est.inverse_transform(est.transform(random_bits)), dense)
+    with pytest.raises(ValueError, match="SpatialPoolerTransformer.*non-negative"):
+        est.inverse_transform(-sp.csr_matrix(sdr, dtype=float))
+
+
+def test_syn_perm_connected_set_after_fit_is_honoured_by_transform(random_bits):
+    from sp_reference import ReferenceSP
+
+    est = SpatialPoolerTransformer(64, local_area_density=0.1, random_state=0).fit(random_bits)
+    out = est.transform(random_bits)
+    est.set_params(syn_perm_connected=0.3)
+    before = _state(est)
+    changed = est.transform(random_bits)
+    _assert_same_state(before, _state(est))  # transform does not touch the model
+    assert not np.array_equal(out, changed)
+    ref = ReferenceSP(est)
+    for x, got in zip(random_bits, changed):
+        np.testing.assert_array_equal(got.astype(bool), ref.active_columns(x)[1])
+    # Learning uses the same threshold: a refit with it from the same state agrees.
+    est.set_params(syn_perm_connected=0.1)
+    np.testing.assert_array_equal(est.transform(random_bits), out)
+
+
+@pytest.mark.parametrize("param, value", [
+    ("column_shape", ()), ("column_shape", (0, 4)), ("column_shape", (2.5, 3)),
+    ("column_shape", [4, True]), ("input_shape", (4, 8.0)), ("input_shape", ()),
+])
+def test_bad_shape_parameters_raise_naming_estimator_and_parameter(param, value, random_bits):
+    est = SpatialPoolerTransformer(**{"column_shape": 16, param: value})
+    for method in (est.fit, est.partial_fit):
+        with pytest.raises(ValueError, match=f"SpatialPoolerTransformer: {param}"):
+            method(random_bits)
+        assert not [k for k in vars(est) if k.endswith("_")]
+
+
+def test_huge_stimulus_threshold_silences_every_column(random_bits):
+    est = SpatialPoolerTransformer(64, stimulus_threshold=1e300, random_state=0).fit(random_bits)
+    assert est.transform(random_bits).sum() == 0
+    # Every pool got raised as far as it goes, and no step overflowed.
+    assert np.all(est.permanences_.data >= 0) and np.all(est.permanences_.data <= 1)
