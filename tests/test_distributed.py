@@ -52,7 +52,7 @@ def worker_cache_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def dask_client(worker_cache_dir):
-    distributed = pytest.importorskip("dask.distributed")
+    import dask.distributed as distributed  # in the test extra: never skipped
     # Worker processes, so that estimators really travel by pickle; with an
     # empty numba cache of their own, so that they compile the kernels at once.
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,

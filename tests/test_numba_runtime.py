@@ -359,6 +359,25 @@ def test_threads_sharing_one_fitted_estimator_agree_with_one_thread(images, name
         np.testing.assert_array_equal(np.asarray(out), expected[i])
 
 
+@pytest.mark.parametrize("name", ["SpatialPoolerTransformer", "TemporalMemoryTransformer",
+                                  "PatchSpatialPooler", "SaccadeEncoder"])
+@pytest.mark.parametrize("backend", ["loky", "threading"])
+def test_n_jobs_threads_under_any_active_joblib_backend(images, name, backend):
+    # An estimator's chunks are threads sharing its output, whatever joblib
+    # backend the caller made active (parallel_config(backend="loky" or "dask")
+    # around a grid search): a chunk sent to another process would write its
+    # rows into a copy, and they would come back as zeros.
+    from joblib import parallel_config
+
+    estimator, X = _fitted(name, images)
+    X = np.concatenate([X] * (7 if name in ("SpatialPoolerTransformer", "SaccadeEncoder")
+                              else 2))                 # several transform chunks
+    expected = np.asarray(estimator.set_params(n_jobs=1).transform(X))
+    with parallel_config(backend=backend):
+        out = np.asarray(estimator.set_params(n_jobs=2).transform(X))
+    np.testing.assert_array_equal(out, expected)
+
+
 # ----------------------------------------------------------------- pandas
 
 
