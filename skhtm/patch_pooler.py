@@ -214,6 +214,8 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
     def _fit(self, X, reset):
         shapes = self._check_params()
         images = self._validate_images(X, shapes, reset=reset)
+        if not reset:
+            self._check_patch_bits(shapes)
         rng = check_random_state(self.random_state)
         n_patches = len(images) * int(np.prod(self._grid(images.shape[1:], shapes)))
         which = None
@@ -256,11 +258,7 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         shapes = self._check_params()
         images = self._validate_images(X, shapes, reset=False)
         sp = self.spatial_pooler_
-        n_bits = self._n_patch_bits(shapes)
-        if getattr(sp, "n_features_in_", n_bits) != n_bits:
-            self._fail(f"patch_shape={self.patch_shape!r} and n_levels={self.n_levels} give "
-                       f"{n_bits} bits per patch, but the Spatial Pooler was fit on "
-                       f"{sp.n_features_in_}; refit after changing them.")
+        n_bits = self._check_patch_bits(shapes)
         n_columns = int(sp.n_columns_) if hasattr(sp, "n_columns_") else None
         fused = self._fused_pass(shapes, images.shape[1:])
         if fused is None:
@@ -382,6 +380,16 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
                 self._fail(f"value_range must be (low, high), finite, with high > low; got "
                            f"{self.value_range!r}.")
         return shapes
+
+    def _check_patch_bits(self, shapes):
+        """Bits per patch, refused if they are not what the fitted pooler takes."""
+        n_bits = self._n_patch_bits(shapes)
+        sp = self.spatial_pooler_
+        if getattr(sp, "n_features_in_", n_bits) != n_bits:
+            self._fail(f"patch_shape={self.patch_shape!r} and n_levels={self.n_levels} give "
+                       f"{n_bits} bits per patch, but the Spatial Pooler was fit on "
+                       f"{sp.n_features_in_}; refit after changing them.")
+        return n_bits
 
     def _n_patch_bits(self, shapes):
         ph, pw = shapes["patch_shape"]

@@ -224,6 +224,11 @@ def test_changed_patch_bits_after_fit_are_refused(digits):
                                              "give .* bits per patch, but the Spatial Pooler "
                                              "was fit on 18"):
             clone_with(fitted, **params).transform(images)
+        changed = clone_with(fitted, **params)
+        with pytest.raises(ValueError, match="PatchSpatialPooler: patch_shape=.* and n_levels="):
+            changed.partial_fit(images)
+        np.testing.assert_array_equal(changed.spatial_pooler_.permanences_.toarray(),
+                                      fitted.spatial_pooler_.permanences_.toarray())
     # stride and pool_grid change only which patches are pooled where.
     assert clone_with(fitted, stride=2, pool_grid=2).transform(images).shape == (10, 4 * 64)
 
