@@ -47,6 +47,9 @@ ITERATION = 5     # time steps learned
 MOST_SEGMENTS = 6  # the most segments a cell has ever had
 N_COUNTS = 7
 
+# Synapse lists followed side by side in learn_steps.
+_N_WALKS = 8
+
 # What learn_steps returns as its status.
 DONE, NEED_SEGMENTS, NEED_WIDTH = 0, 1, 2
 
@@ -403,6 +406,8 @@ def learn_steps(columns, step_start, reset_before, first, stop, reset_after,
     candidates = np.empty(n_cells, np.int32)
     slots = np.empty(width, np.int64)
     rng = np.empty(1, np.int64)
+    walks = np.empty(_N_WALKS, np.int64)
+    candidate_segments = np.empty(capacity, np.int64)
 
     for t in range(first, stop):
         lo = step_start[t]
@@ -411,14 +416,22 @@ def learn_steps(columns, step_start, reset_before, first, stop, reset_after,
         # ---- Can this step run out of room? (Nothing is changed before this.)
         if counts[N_FREE] + capacity - counts[N_ALLOCATED] < n_active_columns:
             return t, NEED_SEGMENTS
-        if not reset_before[t] and width < min(max_synapses_per_segment, n_cells):
+        # The active and matching segments: the only ones this step can learn on
+        # (most segments reached by the active cells are neither).
+        n_candidates = 0
+        if not reset_before[t]:
             for i in range(counts[N_TOUCHED]):
                 s = touched_segments[i]
                 if segment_n_connected[s] >= activation_threshold or \
                         segment_n_potential[s] >= min_threshold:
-                    grow = max(0, max_new_synapse_count - segment_n_potential[s])
-                    if segment_n_synapses[s] + grow > width:
-                        return t, NEED_WIDTH
+                    candidate_segments[n_candidates] = s
+                    n_candidates += 1
+        if width < min(max_synapses_per_segment, n_cells):
+            for i in range(n_candidates):
+                s = candidate_segments[i]
+                grow = max(0, max_new_synapse_count - segment_n_potential[s])
+                if segment_n_synapses[s] + grow > width:
+                    return t, NEED_WIDTH
         if reset_before[t]:
             _reset_stream(segment_n_connected, segment_n_potential, touched_segments, counts)
         rng[0] = rng_state[0]
@@ -429,8 +442,8 @@ def learn_steps(columns, step_start, reset_before, first, stop, reset_after,
             column_active[columns[i]] = True
         n_learning = 0
         n_active = 0
-        for i in range(counts[N_TOUCHED]):
-            s = touched_segments[i]
+        for i in range(n_candidates):
+            s = candidate_segments[i]
             if segment_n_connected[s] >= activation_threshold:
                 cell = segment_cell[s]
                 if column_active[_column(cell, cells_per_column, cpc_shift)]:
@@ -456,8 +469,8 @@ def learn_steps(columns, step_start, reset_before, first, stop, reset_after,
                 for k in range(cells_per_column):
                     active_cells[n_active] = columns[i] * cells_per_column + k
                     n_active += 1
-        for i in range(counts[N_TOUCHED]):
-            s = touched_segments[i]
+        for i in range(n_candidates):
+            s = candidate_segments[i]
             if segment_n_potential[s] >= min_threshold:
                 column = _column(segment_cell[s], cells_per_column, cpc_shift)
                 if column_active[column] and not column_predicted[column]:
@@ -509,8 +522,8 @@ def learn_steps(columns, step_start, reset_before, first, stop, reset_after,
             prev_active[stream_active_cells[i]] = True
         if predicted_segment_decrement > 0:
             # Matching segments of inactive columns predicted wrongly.
-            for i in range(counts[N_TOUCHED]):
-                s = touched_segments[i]
+            for i in range(n_candidates):
+                s = candidate_segments[i]
                 if segment_n_potential[s] >= min_threshold and segment_cell[s] >= 0 and \
                         not column_active[_column(segment_cell[s], cells_per_column,
                                                   cpc_shift)]:
@@ -548,10 +561,24 @@ def learn_steps(columns, step_start, reset_before, first, stop, reset_after,
         for i in range(counts[N_TOUCHED]):
             segment_n_connected[touched_segments[i]] = 0
             segment_n_potential[touched_segments[i]] = 0
+        # The lists of _N_WALKS cells are followed side by side: each list is a
+        # chain of dependent loads, and independent chains let the CPU overlap
+        # their cache misses.
         n_touched = 0
-        for i in range(n_active):
-            synapse = cell_first_synapse[active_cells[i]]
-            while synapse >= 0:
+        for k in range(_N_WALKS):
+            walks[k] = -1
+        next_cell = 0
+        while True:
+            n_walking = 0
+            for k in range(_N_WALKS):
+                synapse = walks[k]
+                while synapse < 0 and next_cell < n_active:
+                    synapse = cell_first_synapse[active_cells[next_cell]]
+                    next_cell += 1
+                if synapse < 0:
+                    walks[k] = -1
+                    continue
+                n_walking += 1
                 s = synapse >> width_shift
                 if segment_n_potential[s] == 0:
                     touched_segments[n_touched] = s
@@ -559,11 +586,11 @@ def learn_steps(columns, step_start, reset_before, first, stop, reset_after,
                 segment_n_potential[s] += 1
                 if permanence_flat[synapse] >= connected_permanence:
                     segment_n_connected[s] += 1
-                synapse = synapse_next[synapse]
-        for i in range(n_touched):
-            s = touched_segments[i]
-            if segment_n_connected[s] >= activation_threshold:
-                segment_last_used[s] = iteration
+                    if segment_n_connected[s] == activation_threshold:
+                        segment_last_used[s] = iteration  # active: used now
+                walks[k] = synapse_next[synapse]
+            if n_walking == 0:
+                break
 
         # ---- Hand the step over to the next one.
         stream_active_cells[:n_active] = active_cells[:n_active]

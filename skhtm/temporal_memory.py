@@ -135,15 +135,15 @@ default="active_cells"
     Attributes
     ----------
     connections_ : Connections
-        The distal segments and synapses: ``segment_cell``,
-        ``presynaptic_cell`` and ``permanence`` arrays (see Notes).
+        Read-only views of the distal segments and synapses:
+        ``segment_cell``, ``segment_last_used``, ``segment_n_synapses``,
+        ``presynaptic_cell`` and ``permanence`` (see Notes).
     n_segments_ : int
     n_synapses_ : int
     n_columns_ : int
     n_cells_ : int
     n_iterations_ : int
         Time steps learned from.
-    random_state_ : numpy.random.Generator
     n_features_in_ : int
 
     See Also
@@ -153,16 +153,29 @@ default="active_cells"
     Notes
     -----
     The learning rule is the online algorithm of the BAMI pseudocode, one
-    time step at a time. ``fit`` resets before each sequence; ``partial_fit``
-    on a stream continues it from where the last call stopped, so a long
-    stream can be fed in chunks. ``transform`` never learns and starts each
-    sequence (and a stream) from a reset; many sequences are advanced in
-    lock-step as one batch.
+    time step at a time, compiled with numba. ``fit`` resets before each
+    sequence; ``partial_fit`` on a stream continues it from where the last
+    call stopped, so a long stream can be fed in chunks, down to one step per
+    call at about the cost of a step (the model is not copied: a call is
+    checked before it changes anything). :meth:`partial_fit_anomaly` learns
+    the same way and returns the anomaly of each step as it arrived, before
+    learning it: the way to score a live stream. ``transform`` never learns
+    and starts each sequence (and a stream) from a reset; it runs sequences
+    in fixed chunks over ``n_jobs`` threads.
+
+    ``cells_per_column`` cannot change after fitting (``transform`` and
+    ``partial_fit`` refuse it; ``fit`` starts afresh), nor can
+    ``max_synapses_per_segment`` and ``max_segments_per_cell`` fall below
+    what the model holds already; the other parameters apply from the next
+    call, e.g. ``connected_permanence`` and ``activation_threshold`` to
+    ``transform``.
 
     Segment ``s`` belongs to cell ``connections_.segment_cell[s]`` (-1: a free
     slot); its synapses are the entries of ``connections_.presynaptic_cell[s]``
     that are not -1, with ``connections_.permanence[s]``. Cell ``c`` is cell
-    ``c % cells_per_column`` of column ``c // cells_per_column``.
+    ``c % cells_per_column`` of column ``c // cells_per_column``. The fitted
+    state is a dict of numpy arrays, so the model pickles (and loads with
+    ``skops.io``) as plain arrays.
 
     References
     ----------
