@@ -173,6 +173,9 @@ def pooled_patch_columns(images, by_peak, low, high, thresholds, patch_shape, st
     levels = np.zeros((h, w), dtype=np.uint8)
     overlaps = np.zeros(n_columns, dtype=tables.dtype)
     candidates = np.zeros(n_columns + 1, dtype=np.int64)
+    # The columns that won at the previous position of the row, and how many.
+    winners = np.zeros(n_columns, dtype=np.int64)
+    n_winners = 0
     if k <= 0 or min_overlap > max_overlap:
         return
     for i in range(n_images):
@@ -181,6 +184,25 @@ def pooled_patch_columns(images, by_peak, low, high, thresholds, patch_shape, st
             y0 = gy * stride[0]
             for gx in range(grid_cols):
                 x0 = gx * stride[1]
+                base = (row_band[gy] * n_band_cols + col_band[gx]) * n_columns
+                # The same grey levels as the patch to the left (a uniform stretch of
+                # the image, 10-16% of Fashion-MNIST's patches): the same winners.
+                same = gx > 0
+                for dy in range(ph):
+                    if not same:
+                        break
+                    for dx in range(pw):
+                        if levels[y0 + dy, x0 + dx] != levels[y0 + dy, x0 - stride[1] + dx]:
+                            same = False
+                            break
+                if same:
+                    for c in range(n_winners):
+                        if max_pooling:
+                            out[i, base + winners[c]] = 1.0
+                        else:
+                            out[i, base + winners[c]] += 1.0
+                    continue
+                n_winners = 0
                 # Overlap: one table row per pixel; a pixel at level 0 has no bit on.
                 blank = True
                 for dy in range(ph):
@@ -229,15 +251,15 @@ def pooled_patch_columns(images, by_peak, low, high, thresholds, patch_shape, st
                 for s in range(n_columns):
                     candidates[n_candidates] = s
                     n_candidates += overlaps[s] >= cut
-                base = (row_band[gy] * n_band_cols + col_band[gx]) * n_columns
                 for c in range(n_candidates):
                     s = candidates[c]
                     if overlaps[s] == cut:
                         if n_at_cut == 0:
                             continue
                         n_at_cut -= 1
-                    column = base + slot_column[s]
+                    winners[n_winners] = slot_column[s]
+                    n_winners += 1
                     if max_pooling:
-                        out[i, column] = 1.0
+                        out[i, base + slot_column[s]] = 1.0
                     else:
-                        out[i, column] += 1.0
+                        out[i, base + slot_column[s]] += 1.0

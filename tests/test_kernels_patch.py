@@ -146,3 +146,15 @@ def test_results_do_not_depend_on_threads_or_batches():
     np.testing.assert_array_equal(one, two)
     np.testing.assert_array_equal(psp.transform(images[70:75]), one[70:75])
     np.testing.assert_array_equal(naive_transform(psp, images[60:70]), one[60:70])
+
+
+@pytest.mark.parametrize("pooling, stride", [("sum", 1), ("max", (1, 2))])
+def test_uniform_stretches_equal_naive_loop(pooling, stride):
+    """Blocky images: many patches repeat their left neighbour's grey levels
+    (the pass reuses its winners), at region borders too."""
+    rng = np.random.RandomState(4)
+    images = np.kron(rng.randint(0, 4, size=(3, 3, 4)), np.ones((5, 4))) / 3.0
+    sp = SpatialPoolerTransformer(column_shape=32, local_area_density=0.15, **NO_LEARNING)
+    psp = PatchSpatialPooler(sp, patch_shape=(3, 2), stride=stride, n_levels=3, pool_grid=3,
+                             pooling=pooling, random_state=0).fit(images)
+    np.testing.assert_array_equal(psp.transform(images), naive_transform(psp, images))
