@@ -1,4 +1,14 @@
-"""Kernels of the patch (convolution-like) Spatial Pooler: patches in, pooled activity out."""
+"""Kernels of the patch (convolution-like) Spatial Pooler.
+
+Two ways from images to pooled column activity. The fused, compiled pass
+(:func:`pooled_patch_columns`) goes from pixels to the pooled output row
+without building a patch: a pixel at grey level ``l`` has its first ``l``
+thermometer bits on, so a column's overlap with a patch is a sum of per-pixel,
+per-level counts of its connected synapses (:func:`column_tables`). The numpy
+functions (:func:`image_patches`, :func:`pool_regions`) cut patches and pool
+activity computed elsewhere: they encode training patches, and serve Spatial
+Poolers the fused pass does not cover.
+"""
 
 import numpy as np
 
