@@ -25,10 +25,12 @@ its fit time, predict time per test image, accuracy and peak RSS.
 """
 
 import argparse
+import atexit
 import json
 import os
 import platform
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -38,6 +40,7 @@ import tracemalloc
 # before numba (imported by skhtm) reads NUMBA_CACHE_DIR.
 if __name__ == "__main__" and "--cached" not in sys.argv:
     os.environ["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="skhtm-bench-numba-")
+    atexit.register(shutil.rmtree, os.environ["NUMBA_CACHE_DIR"], ignore_errors=True)
 
 import numpy as np  # noqa: E402
 
