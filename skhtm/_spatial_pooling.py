@@ -102,13 +102,14 @@ def connected_pool(pool_indptr, pool_inputs, permanences, connected_perm, conn_i
 # ---------------------------------------------------------------- overlaps
 
 @jit
-def _block_overlaps(conn_indptr, conn_inputs, X, start, n_rows, x_block, overlaps):
+def _block_overlaps(conn_indptr, conn_inputs, X, start, n_rows, x_block, acc, overlaps):
     """Overlaps of rows ``start:start + n_rows`` of X (n_rows <= the block width).
 
-    ``overlaps[c, j]`` is column c's overlap with row ``start + j``; ``x_block``
-    (n_inputs, width) is scratch holding the rows input-major, so that each
-    connected synapse adds one contiguous vector (one SIMD add per synapse for
-    the whole block).
+    ``overlaps[j, c]`` becomes column c's overlap with row ``start + j``.
+    ``x_block`` (n_inputs, width) is scratch holding the rows input-major, so that
+    each connected synapse adds one contiguous vector into ``acc`` (width,): one
+    SIMD add per synapse for the whole block. Each column's sums are then
+    stored sample-major, where the inhibition reads them.
     """
     n_inputs = X.shape[1]
     x_block[:, :] = 0
@@ -117,10 +118,11 @@ def _block_overlaps(conn_indptr, conn_inputs, X, start, n_rows, x_block, overlap
             x_block[i, j] = X[start + j, i]
     n_columns = conn_indptr.shape[0] - 1
     for c in range(n_columns):
-        acc = overlaps[c]
         acc[:] = 0
         for s in range(conn_indptr[c], conn_indptr[c + 1]):
             acc += x_block[conn_inputs[s]]
+        for j in range(n_rows):
+            overlaps[j, c] = acc[j]
 
 
 @jit
@@ -432,12 +434,13 @@ def inhibition_radius(pool_indptr, pool_inputs, permanences, connected_perm, inp
 # --------------------------------------------------------------- transform
 
 @jit
-def active_columns(conn_indptr, conn_inputs, X, x_block, overlaps, global_inhibition, k,
+def active_columns(conn_indptr, conn_inputs, X, x_block, acc, overlaps, global_inhibition, k,
                    n_active, min_overlap, column_rank, column_shape, radius, wrap_around, out):
     """Winners (uint8 ``out``, n_rows x n_columns) of rows X: no boosting, no learning.
 
-    ``x_block`` (n_inputs, width) and ``overlaps`` (n_columns, width) are scratch
-    for the blocked overlaps (uint16 unless a pool exceeds 65,535 synapses).
+    ``x_block`` (n_inputs, width), ``acc`` (width,) and ``overlaps`` (width,
+    n_columns) are scratch for the blocked overlaps (uint16 unless a pool
+    exceeds 65,535 synapses).
     """
     n_rows = X.shape[0]
     n_columns = conn_indptr.shape[0] - 1
@@ -456,10 +459,10 @@ def active_columns(conn_indptr, conn_inputs, X, x_block, overlaps, global_inhibi
     position = np.zeros(column_shape.shape[0], np.int64)
     for start in range(0, n_rows, width):
         n = min(width, n_rows - start)
-        _block_overlaps(conn_indptr, conn_inputs, X, start, n, x_block, overlaps)
+        _block_overlaps(conn_indptr, conn_inputs, X, start, n, x_block, acc, overlaps)
         for j in range(n):
             for c in range(n_columns):
-                ov[c] = overlaps[c, j]
+                ov[c] = overlaps[j, c]
             if global_inhibition:
                 _global_winners_counts(ov, k, min_overlap, columns_by_rank, histogram,
                                        out[start + j])
@@ -530,7 +533,7 @@ def _update_duty_cycle(duty_cycles, events, iteration, period):
 
 @jit
 def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, input_columns,
-          X, x_block, overlaps, batch_size, column_rank, global_inhibition, global_n_active,
+          X, x_block, acc, overlaps, batch_size, column_rank, global_inhibition, global_n_active,
           column_shape, wrap_around, density, n_active_columns, input_shape, columns_per_input,
           min_overlap, stimulus_threshold, connected_perm, active_inc, inactive_dec, trim,
           below_stimulus_inc, boost_strength, duty_cycle_period, min_pct_overlap_duty,
@@ -553,14 +556,19 @@ def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, i
     n_rows = X.shape[0]
     n_columns = pool_indptr.shape[0] - 1
     n_synapses = pool_inputs.shape[0]
-    coords, strides = column_coordinates(column_shape)
     radius = counters[1]
-    nb_coords, nb_counts = neighbourhoods(column_shape, radius, wrap_around)
+    # The neighbourhoods only matter to local inhibition (global: left empty).
+    shape = column_shape if not global_inhibition else np.ones(1, np.int64)
+    coords, strides = column_coordinates(shape)
+    nb_coords, nb_counts = neighbourhoods(shape, radius, wrap_around)
     n_active = local_n_active(neighbourhood_sizes(coords, nb_counts), density,
                               n_active_columns)
-    position = np.zeros(column_shape.shape[0], np.int64)
+    position = np.zeros(shape.shape[0], np.int64)
 
-    compact = batch_size >= _COMPACT_BATCH
+    # Scratch as large as this call needs: a one-sample call (a stream) allocates
+    # nothing per synapse.
+    largest_batch = min(batch_size, n_rows)
+    compact = largest_batch >= _COMPACT_BATCH
     conn_indptr = np.empty(n_columns + 1, np.int64)
     conn_inputs = np.empty(n_synapses if compact else 0, np.int32)
     width = x_block.shape[1]
@@ -570,7 +578,7 @@ def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, i
     keys = np.empty(n_columns, np.int64)
     winners = np.empty(n_columns, np.uint8)
     events = np.empty(n_columns, np.uint8)
-    hits = np.zeros(n_synapses, np.int32)
+    hits = np.zeros(n_synapses if largest_batch > 1 else 0, np.int32)
     wins = np.zeros(n_columns, np.int32)
     won = np.empty(n_columns, np.int64)
 
@@ -589,9 +597,9 @@ def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, i
             if nb >= _COMPACT_BATCH:
                 if j % width == 0:
                     _block_overlaps(conn_indptr, conn_inputs, X, row, min(width, b1 - row),
-                                    x_block, overlaps)
+                                    x_block, acc, overlaps)
                 for c in range(n_columns):
-                    ov[c] = overlaps[c, j % width]
+                    ov[c] = overlaps[j % width, c]
             else:
                 _sample_overlaps(input_indptr, input_synapses, input_columns, permanences,
                                  connected_perm, X[row], ov)
@@ -603,7 +611,8 @@ def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, i
             else:
                 _local_winners(scores, ov, n_active, min_overlap, column_rank, coords, strides,
                                nb_coords, nb_counts, position, winners)
-            # Statistics of the winners' synapses over the batch.
+            # Statistics of the winners' synapses over the batch (online: the
+            # sample itself).
             x = X[row]
             for c in range(n_columns):
                 if winners[c]:
@@ -611,8 +620,9 @@ def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, i
                         won[n_won] = c
                         n_won += 1
                     wins[c] += 1
-                    for s in range(pool_indptr[c], pool_indptr[c + 1]):
-                        hits[s] += x[pool_inputs[s]]
+                    if nb > 1:
+                        for s in range(pool_indptr[c], pool_indptr[c + 1]):
+                            hits[s] += x[pool_inputs[s]]
             for c in range(n_columns):
                 events[c] = ov[c] >= min_overlap
             _update_duty_cycle(overlap_duty, events, iteration + j, duty_cycle_period)
@@ -625,14 +635,16 @@ def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, i
                          journal_values, journal_counts)
             n_wins = wins[c]
             for s in range(pool_indptr[c], pool_indptr[c + 1]):
-                delta = (np.float32(hits[s]) * active_inc
-                         - np.float32(n_wins - hits[s]) * inactive_dec)
+                n_hits = hits[s] if nb > 1 else np.int32(X[b0, pool_inputs[s]])
+                delta = (np.float32(n_hits) * active_inc
+                         - np.float32(n_wins - n_hits) * inactive_dec)
                 p = permanences[s] + delta
                 p = min(max(p, np.float32(0.0)), np.float32(1.0))
                 if p < trim:
                     p = np.float32(0.0)
                 permanences[s] = p
-                hits[s] = 0
+                if nb > 1:
+                    hits[s] = 0
             wins[c] = 0
             raise_to_threshold(permanences, pool_indptr, c, connected_perm,
                                np.float32(below_stimulus_inc), stimulus_threshold)

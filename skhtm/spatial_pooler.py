@@ -466,12 +466,12 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
                 bool(self.wrap_around))
 
     def _overlap_scratch(self, width, indptr):
-        """Scratch of the blocked overlaps: (n_inputs, width) and (n_columns, width),
-        uint16 unless a column's pool can count past 65,535."""
+        """Scratch of the blocked overlaps: (n_inputs, width), (width,) and
+        (width, n_columns), uint16 unless a column's pool can count past 65,535."""
         wide = int(np.diff(indptr).max(initial=0)) > np.iinfo(np.uint16).max
         dtype = np.int32 if wide else np.uint16
-        return (np.empty((self.n_features_in_, width), dtype),
-                np.empty((self.n_columns_, width), dtype))
+        return (np.empty((self.n_features_in_, width), dtype), np.empty(width, dtype),
+                np.empty((width, self.n_columns_), dtype))
 
     def _pool_arrays(self):
         """The potential pool (indptr int64, indices int32) and the live permanences."""
