@@ -184,7 +184,7 @@ def image_pipelines(meta, quick):
             make_union(*(make_pipeline(
                 PatchSpatialPooler(sp(patch_cols, 0.05 if big else 0.1, n_jobs=2, **NO_LEARNING),
                                    patch_shape=ps, n_levels=lv, pool_grid=6 if big else 3,
-                                   random_state=seed),
+                                   random_state=seed, n_jobs=2),
                 FunctionTransformer(sqrt_counts), StandardScaler(copy=False))
                 for seed, ps, lv in ((0, 3, 4), (1, 3, 4), (2, 4, 3), (3, 5, 3)))),
             lr(0.1)), {"logisticregression__C": [0.1]}),
