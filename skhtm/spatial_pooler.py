@@ -327,21 +327,27 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
         n_conn = K.connected_pool(indptr, indices, perms, self._connected_perm(), conn_indptr,
                                   conn_inputs)
         conn_inputs = conn_inputs[:n_conn]
-        sdr = np.zeros((X.shape[0], self.n_columns_), dtype=np.uint8)
         inhibition = self._inhibition_args(self.inhibition_radius_)
+        wide = self._wide(indptr)
+        # Dense output is written in place; sparse output is built chunk by chunk,
+        # so that its memory follows the output's, not n_samples x n_columns.
+        sdr = None if self.sparse_output else np.empty((X.shape[0], self.n_columns_), np.uint8)
 
         def run(s):
+            out = sdr[s] if sdr is not None else np.empty(
+                (s.stop - s.start, self.n_columns_), np.uint8)
             K.active_columns(conn_indptr, conn_inputs, _dense_rows(X[s]),
-                             *self._overlap_scratch(_BLOCK_WIDTH, indptr), *inhibition, sdr[s])
+                             *self._overlap_scratch(_BLOCK_WIDTH, wide), *inhibition, out)
+            return None if sdr is not None else sp.csr_matrix(out)
 
         slices = list(gen_batches(X.shape[0], _TRANSFORM_CHUNK))
         if len(slices) > 1 and self.n_jobs not in (None, 1):
-            Parallel(n_jobs=self.n_jobs, prefer="threads")(delayed(run)(s) for s in slices)
+            parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+                delayed(run)(s) for s in slices)
         else:
-            for s in slices:
-                run(s)
-        if self.sparse_output:
-            return sp.csr_matrix(sdr)
+            parts = [run(s) for s in slices]
+        if sdr is None:
+            return sp.vstack(parts, format="csr")
         return sdr.reshape(lead_shape + (self.n_columns_,))
 
     def inverse_transform(self, X):
@@ -465,10 +471,14 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
                 self.column_rank_.astype(np.int32, copy=False), shape, int(radius),
                 bool(self.wrap_around))
 
-    def _overlap_scratch(self, width, indptr):
+    @staticmethod
+    def _wide(indptr):
+        """Whether a column's pool can count past 65,535 (uint16 overlaps)."""
+        return int(np.diff(indptr).max(initial=0)) > np.iinfo(np.uint16).max
+
+    def _overlap_scratch(self, width, wide):
         """Scratch of the blocked overlaps: (n_inputs, width), (width,) and
-        (width, n_columns), uint16 unless a column's pool can count past 65,535."""
-        wide = int(np.diff(indptr).max(initial=0)) > np.iinfo(np.uint16).max
+        (width, n_columns), uint16 unless ``wide``."""
         dtype = np.int32 if wide else np.uint16
         return (np.empty((self.n_features_in_, width), dtype), np.empty(width, dtype),
                 np.empty((width, self.n_columns_), dtype))
@@ -583,7 +593,7 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
             duty_cycle_period=int(self.duty_cycle_period),
             min_pct_overlap_duty=float(self.min_pct_overlap_duty_cycle),
             update_period=_UPDATE_PERIOD)
-        scratch = self._overlap_scratch(min(batch, _BLOCK_WIDTH), indptr)
+        scratch = self._overlap_scratch(min(batch, _BLOCK_WIDTH), self._wide(indptr))
         progress = EpochProgress(self, n_epochs, n_rows)
         try:
             for _ in range(n_epochs):

@@ -297,15 +297,17 @@ def test_overlaps_count_only_connected_synapses():
     conn_indptr = np.empty(21, np.int64)
     conn_inputs = np.empty(indices.size, np.int32)
     K.connected_pool(indptr, indices, perms, np.float32(0.5), conn_indptr, conn_inputs)
-    block = np.zeros((16, 20), np.uint16)
-    K._block_overlaps(conn_indptr, conn_inputs, x, 0, 9, np.empty((15, 16), np.uint16),
-                      np.empty(16, np.uint16), block)
     by_input = K.transpose_pool(indptr, indices, 15)
     one = np.empty(20, np.int32)
-    for j, row in enumerate(x):
-        expected = [sum(1 for s in range(indptr[c], indptr[c + 1])
-                        if perms[s] >= np.float32(0.5) and row[indices[s]]) for c in range(20)]
-        np.testing.assert_array_equal(block[j], expected)
-        K._sample_overlaps(*by_input, perms, np.float32(0.5), row, one)
-        np.testing.assert_array_equal(one, expected)
-    assert block[9:].sum() == 0  # rows past the block's samples are not written
+    for dtype in (np.uint16, np.int32):  # int32: pools that can count past 65,535
+        block = np.zeros((16, 20), dtype)
+        K._block_overlaps(conn_indptr, conn_inputs, x, 0, 9, np.empty((15, 16), dtype),
+                          np.empty(16, dtype), block)
+        for j, row in enumerate(x):
+            expected = [sum(1 for s in range(indptr[c], indptr[c + 1])
+                            if perms[s] >= np.float32(0.5) and row[indices[s]])
+                        for c in range(20)]
+            np.testing.assert_array_equal(block[j], expected)
+            K._sample_overlaps(*by_input, perms, np.float32(0.5), row, one)
+            np.testing.assert_array_equal(one, expected)
+        assert block[9:].sum() == 0  # rows past the block's samples are not written
