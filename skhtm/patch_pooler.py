@@ -272,7 +272,10 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         slices = list(gen_batches(len(images), chunk))
         if len(slices) > 1 and self.n_jobs not in (None, 1):
             # Threads: the compiled pass releases the GIL; each writes its own rows.
-            Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            # require="sharedmem", not prefer="threads": under an active loky or dask
+            # backend a preference is ignored and rows written in another process
+            # would never come back.
+            Parallel(n_jobs=self.n_jobs, require="sharedmem")(
                 delayed(run)(images[s], out[s]) for s in slices)
         else:
             for s in slices:
