@@ -321,7 +321,6 @@ n_columns) for one stream
         self._partial_fit(X, reset)
         return self
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit_anomaly(self, X, reset=False):
         """Learn from X like :meth:`partial_fit`; return each step's raw anomaly.
 
@@ -362,6 +361,10 @@ n_columns) for one stream
         >>> np.round(scores, 2).tolist()  # A B C A B C ...: learned after one pass
         [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         """
+        # As scikit-learn's partial_fit: parameters validated on the first call
+        # only (later calls check the kernels' parameters themselves, cheaply).
+        if not hasattr(self, "_model"):
+            self._validate_params()
         anomaly, stream = self._partial_fit(X, reset)
         return anomaly[0] if stream else anomaly
 
