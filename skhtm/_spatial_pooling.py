@@ -35,6 +35,8 @@ from ._jit import jit
 # From this batch size on, compacting the connected synapses once per batch
 # pays; below it, overlaps run per sample over the input-major potential pool.
 _COMPACT_BATCH = 4
+# From this many rows on, an online call keeps connected flags input-major.
+_FLAG_ROWS = 16
 
 
 def initial_permanences(n_synapses, syn_perm_connected, random_state, spread=0.1):
@@ -135,6 +137,24 @@ def _sample_overlaps(input_indptr, input_synapses, input_columns, permanences, c
         if x[i]:
             for k in range(input_indptr[i], input_indptr[i + 1]):
                 overlaps[input_columns[k]] += permanences[input_synapses[k]] >= connected_perm
+
+
+@jit
+def _sample_overlaps_flags(input_indptr, input_columns, connected, x, overlaps):
+    """As ``_sample_overlaps``, over connected flags kept in input-major order
+    (two sequential streams instead of a gather into the permanences)."""
+    overlaps[:] = 0
+    for i in range(x.shape[0]):
+        if x[i]:
+            for k in range(input_indptr[i], input_indptr[i + 1]):
+                overlaps[input_columns[k]] += connected[k]
+
+
+@jit
+def _refresh_flags(c, pool_indptr, permanences, connected_perm, slot_of, connected):
+    """Column c's connected flags after its permanences changed."""
+    for s in range(pool_indptr[c], pool_indptr[c + 1]):
+        connected[slot_of[s]] = permanences[s] >= connected_perm
 
 
 # -------------------------------------------------------------- inhibition
@@ -579,6 +599,16 @@ def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, i
     winners = np.empty(n_columns, np.uint8)
     events = np.empty(n_columns, np.uint8)
     hits = np.zeros(n_synapses if largest_batch > 1 else 0, np.int32)
+    # Long online calls keep the connected flags input-major: a pass over the
+    # synapses per call, then each sample's overlaps stream instead of gather.
+    use_flags = not compact and n_rows >= _FLAG_ROWS
+    slot_of = np.empty(n_synapses if use_flags else 0, np.int32)
+    connected = np.empty(n_synapses if use_flags else 0, np.uint8)
+    if use_flags:
+        for k in range(n_synapses):
+            s = input_synapses[k]
+            slot_of[s] = k
+            connected[k] = permanences[s] >= connected_perm
     wins = np.zeros(n_columns, np.int32)
     won = np.empty(n_columns, np.int64)
 
@@ -600,6 +630,8 @@ def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, i
                                     x_block, acc, overlaps)
                 for c in range(n_columns):
                     ov[c] = overlaps[j % width, c]
+            elif use_flags:
+                _sample_overlaps_flags(input_indptr, input_columns, connected, X[row], ov)
             else:
                 _sample_overlaps(input_indptr, input_synapses, input_columns, permanences,
                                  connected_perm, X[row], ov)
@@ -648,6 +680,8 @@ def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, i
             wins[c] = 0
             raise_to_threshold(permanences, pool_indptr, c, connected_perm,
                                np.float32(below_stimulus_inc), stimulus_threshold)
+            if use_flags:
+                _refresh_flags(c, pool_indptr, permanences, connected_perm, slot_of, connected)
         # Columns that rarely overlap get all their synapses raised.
         bump = np.float32(nb * below_stimulus_inc)
         for c in range(n_columns):
@@ -656,6 +690,9 @@ def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, i
                              journal_values, journal_counts)
                 for s in range(pool_indptr[c], pool_indptr[c + 1]):
                     permanences[s] = min(permanences[s] + bump, np.float32(1.0))
+                if use_flags:
+                    _refresh_flags(c, pool_indptr, permanences, connected_perm, slot_of,
+                                   connected)
         # Boosting towards the target density (global, or the neighbourhood's mean).
         if global_inhibition:
             target = global_n_active / n_columns

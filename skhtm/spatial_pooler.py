@@ -328,7 +328,7 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
                                   conn_inputs)
         conn_inputs = conn_inputs[:n_conn]
         inhibition = self._inhibition_args(self.inhibition_radius_)
-        wide = self._wide(indptr)
+        wide = self._wide()
         # Dense output is written in place; sparse output is built chunk by chunk,
         # so that its memory follows the output's, not n_samples x n_columns.
         sdr = None if self.sparse_output else np.empty((X.shape[0], self.n_columns_), np.uint8)
@@ -471,10 +471,10 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
                 self.column_rank_.astype(np.int32, copy=False), shape, int(radius),
                 bool(self.wrap_around))
 
-    @staticmethod
-    def _wide(indptr):
-        """Whether a column's pool can count past 65,535 (uint16 overlaps)."""
-        return int(np.diff(indptr).max(initial=0)) > np.iinfo(np.uint16).max
+    def _wide(self):
+        """Whether a column's overlap can count past 65,535 (then int32, not uint16):
+        a pool holds each input at most once."""
+        return self.n_features_in_ > np.iinfo(np.uint16).max
 
     def _overlap_scratch(self, width, wide):
         """Scratch of the blocked overlaps: (n_inputs, width), (width,) and
@@ -584,7 +584,8 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
             wrap_around=bool(self.wrap_around), density=float(self.local_area_density),
             n_active_columns=int(self.n_active_columns or 0),
             input_shape=np.asarray(self.input_shape_, dtype=np.int64),
-            columns_per_input=self._columns_per_input(), min_overlap=self._min_overlap(),
+            columns_per_input=(1.0 if self.global_inhibition else self._columns_per_input()),
+            min_overlap=self._min_overlap(),
             stimulus_threshold=float(self.stimulus_threshold),
             connected_perm=self._connected_perm(), active_inc=np.float32(fixed[0]),
             inactive_dec=np.float32(fixed[1]), trim=np.float32(fixed[0] / 2.0),
@@ -593,7 +594,7 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
             duty_cycle_period=int(self.duty_cycle_period),
             min_pct_overlap_duty=float(self.min_pct_overlap_duty_cycle),
             update_period=_UPDATE_PERIOD)
-        scratch = self._overlap_scratch(min(batch, _BLOCK_WIDTH), self._wide(indptr))
+        scratch = self._overlap_scratch(min(batch, _BLOCK_WIDTH), self._wide())
         progress = EpochProgress(self, n_epochs, n_rows)
         try:
             for _ in range(n_epochs):
