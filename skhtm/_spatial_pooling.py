@@ -28,7 +28,10 @@ anything fails (transactional ``partial_fit`` without copying the whole model).
 
 import math
 
+import numba
 import numpy as np
+from numba import types
+from numba.extending import intrinsic
 
 from ._jit import jit
 
@@ -37,6 +40,27 @@ from ._jit import jit
 _COMPACT_BATCH = 4
 # From this many rows on, an online call keeps connected flags input-major.
 _FLAG_ROWS = 16
+
+
+@intrinsic
+def _ctpop(typingctx, word):
+    """LLVM's population count of a uint64 (one instruction where the CPU has it)."""
+    sig = types.uint64(types.uint64)
+
+    def codegen(context, builder, signature, args):
+        return builder.ctpop(args[0])
+
+    return sig, codegen
+
+
+if numba.config.DISABLE_JIT:
+    def _popcount(word):
+        return bin(int(word)).count("1")
+else:
+    @jit
+    def _popcount(word):
+        """Number of set bits of a uint64."""
+        return _ctpop(word)
 
 
 def initial_permanences(n_synapses, syn_perm_connected, random_state, spread=0.1):
@@ -598,7 +622,11 @@ def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, i
     keys = np.empty(n_columns, np.int64)
     winners = np.empty(n_columns, np.uint8)
     events = np.empty(n_columns, np.uint8)
-    hits = np.zeros(n_synapses if largest_batch > 1 else 0, np.int32)
+    # Mini-batch statistics as bit masks over the batch's samples: a synapse's
+    # hits are popcount(samples its column won & samples its input was on).
+    n_words = (largest_batch + 63) // 64 if largest_batch > 1 else 0
+    won_mask = np.zeros((n_columns, n_words), np.uint64)
+    input_mask = np.zeros((X.shape[1], n_words), np.uint64)
     # Long online calls keep the connected flags input-major: a pass over the
     # synapses per call, then each sample's overlaps stream instead of gather.
     use_flags = not compact and n_rows >= _FLAG_ROWS
@@ -622,6 +650,13 @@ def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, i
             connected_pool(pool_indptr, pool_inputs, permanences, connected_perm, conn_indptr,
                            conn_inputs)
         n_won = 0
+        if nb > 1:
+            input_mask[:, :] = 0
+            for j in range(nb):
+                bit = np.uint64(1) << np.uint64(j & 63)
+                for i in range(X.shape[1]):
+                    if X[b0 + j, i]:
+                        input_mask[i, j >> 6] |= bit
         for j in range(nb):
             row = b0 + j
             if nb >= _COMPACT_BATCH:
@@ -645,7 +680,7 @@ def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, i
                                nb_coords, nb_counts, position, winners)
             # Statistics of the winners' synapses over the batch (online: the
             # sample itself).
-            x = X[row]
+            bit = np.uint64(1) << np.uint64(j & 63)
             for c in range(n_columns):
                 if winners[c]:
                     if wins[c] == 0:
@@ -653,8 +688,7 @@ def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, i
                         n_won += 1
                     wins[c] += 1
                     if nb > 1:
-                        for s in range(pool_indptr[c], pool_indptr[c + 1]):
-                            hits[s] += x[pool_inputs[s]]
+                        won_mask[c, j >> 6] |= bit
             for c in range(n_columns):
                 events[c] = ov[c] >= min_overlap
             _update_duty_cycle(overlap_duty, events, iteration + j, duty_cycle_period)
@@ -667,7 +701,13 @@ def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, i
                          journal_values, journal_counts)
             n_wins = wins[c]
             for s in range(pool_indptr[c], pool_indptr[c + 1]):
-                n_hits = hits[s] if nb > 1 else np.int32(X[b0, pool_inputs[s]])
+                if nb > 1:
+                    n_hits = 0
+                    for word in range(n_words):
+                        n_hits += np.int64(_popcount(won_mask[c, word]
+                                                     & input_mask[pool_inputs[s], word]))
+                else:
+                    n_hits = np.int64(X[b0, pool_inputs[s]])
                 delta = (np.float32(n_hits) * active_inc
                          - np.float32(n_wins - n_hits) * inactive_dec)
                 p = permanences[s] + delta
@@ -675,8 +715,8 @@ def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, i
                 if p < trim:
                     p = np.float32(0.0)
                 permanences[s] = p
-                if nb > 1:
-                    hits[s] = 0
+            if nb > 1:
+                won_mask[c, :] = 0
             wins[c] = 0
             raise_to_threshold(permanences, pool_indptr, c, connected_perm,
                                np.float32(below_stimulus_inc), stimulus_threshold)

@@ -132,6 +132,7 @@ def test_local_inhibition_keeps_the_target_density(wrap_around):
 LEARNING_CASES = {
     "online, global, boost": dict(batch_size=1, boost_strength=3.0),
     "mini-batch, global, boost": dict(batch_size=5, boost_strength=3.0),
+    "mini-batch over 64 samples": dict(batch_size=66, boost_strength=3.0),
     "online, local, wrap": dict(batch_size=1, global_inhibition=False, column_shape=(4, 8)),
     "mini-batch, local, no wrap": dict(batch_size=4, global_inhibition=False,
                                        column_shape=(4, 8), wrap_around=False),
