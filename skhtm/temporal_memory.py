@@ -452,6 +452,11 @@ n_columns) for one stream
         check_is_fitted(self)
         return int(self._model["counts"][K.ITERATION])
 
+    def __sklearn_is_fitted__(self):
+        # Cheaper than scikit-learn's scan of the attributes, which every
+        # partial_fit call of a stream pays (via _fit_context).
+        return "_model" in self.__dict__
+
     @property
     def _n_features_out(self):
         if self.output in _CELL_OUTPUTS:
