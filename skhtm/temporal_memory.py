@@ -684,7 +684,8 @@ n_columns) for one stream
         segment_cell = model["segment_cell"][:n]
         slices = list(gen_batches(X.shape[0], _TRANSFORM_CHUNK))
         if len(slices) > 1 and self.n_jobs not in (None, 1):
-            parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            # Threads sharing the model, whatever joblib backend the caller made active.
+            parts = Parallel(n_jobs=self.n_jobs, prefer="threads", require="sharedmem")(
                 delayed(self._infer_chunk)(X[s], output, pooling, index, segment_cell)
                 for s in slices)
         else:
