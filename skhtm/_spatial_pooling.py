@@ -38,6 +38,8 @@ from ._jit import jit
 # From this batch size on, compacting the connected synapses once per batch
 # pays; below it, overlaps run per sample over the input-major potential pool.
 _COMPACT_BATCH = 4
+# Buckets of the radix pass of the global k-winners (top 15 bits of a positive float32).
+_SCORE_BUCKETS = 1 << 15
 # From this many rows on, an online call keeps connected flags input-major.
 _FLAG_ROWS = 16
 
@@ -252,31 +254,47 @@ def _kth_largest(keys, m, k):
 
 
 @jit
-def _global_winners_scores(scores, overlaps, k, min_overlap, column_rank, keys, winners):
+def _global_winners_scores(scores, overlaps, k, min_overlap, column_rank, keys, winners,
+                           histogram):
     """Global k-winners of float32 (boosted) scores: top k by (score, rank) among
     the columns whose raw overlap reaches ``min_overlap`` and whose score is positive.
 
     Each eligible column gets one unique int64 key, score major and rank minor:
-    the IEEE-754 bits of a positive float32 order like its value.
+    the IEEE-754 bits of a positive float32 order like its value. A radix pass
+    over the top 15 bits of the scores (``histogram``: 2**15 zeros, left zero)
+    finds the bucket holding the k-th score; only that bucket's keys are then
+    ordered.
     """
     n_columns = scores.shape[0]
     bits = scores.view(np.int32)
+    # Branch-free passes: eligibility is unpredictable column to column.
     m = 0
+    low = _SCORE_BUCKETS
+    high = 0
     for c in range(n_columns):
-        winners[c] = 0
-        if overlaps[c] >= min_overlap and scores[c] > 0:
-            keys[m] = np.int64(bits[c]) * n_columns + column_rank[c]
-            m += 1
-    if m == 0:
-        return
+        eligible = (overlaps[c] >= min_overlap) & (scores[c] > 0)
+        winners[c] = eligible
+        bucket = bits[c] >> 16
+        histogram[bucket] += eligible
+        low = min(low, bucket if eligible else _SCORE_BUCKETS)
+        high = max(high, bucket if eligible else 0)
+        m += eligible
     if m <= k:
-        for c in range(n_columns):
-            winners[c] = overlaps[c] >= min_overlap and scores[c] > 0
+        histogram[min(low, high):high + 1] = 0
         return
-    kth = _kth_largest(keys, m, k)
+    n_above = 0
+    bucket = high
+    while n_above + histogram[bucket] < k:
+        n_above += histogram[bucket]
+        bucket -= 1
+    histogram[low:high + 1] = 0
+    n_candidates = 0
     for c in range(n_columns):
-        if overlaps[c] >= min_overlap and scores[c] > 0:
-            winners[c] = np.int64(bits[c]) * n_columns + column_rank[c] >= kth
+        keys[n_candidates] = np.int64(bits[c]) * n_columns + column_rank[c]
+        n_candidates += np.int64(winners[c] & (bits[c] >> 16 == bucket))
+    kth = _kth_largest(keys, n_candidates, k - n_above)
+    for c in range(n_columns):
+        winners[c] = winners[c] & (np.int64(bits[c]) * n_columns + column_rank[c] >= kth)
 
 
 @jit
@@ -620,6 +638,7 @@ def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, i
     scores = np.empty(n_columns, np.float32)
     boost32 = np.empty(n_columns, np.float32)
     keys = np.empty(n_columns, np.int64)
+    score_histogram = np.zeros(_SCORE_BUCKETS if global_inhibition else 0, np.int32)
     winners = np.empty(n_columns, np.uint8)
     events = np.empty(n_columns, np.uint8)
     # Mini-batch statistics as bit masks over the batch's samples: a synapse's
@@ -674,7 +693,7 @@ def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, i
                 scores[c] = np.float32(ov[c]) * boost32[c]
             if global_inhibition:
                 _global_winners_scores(scores, ov, global_n_active, min_overlap, column_rank,
-                                       keys, winners)
+                                       keys, winners, score_histogram)
             else:
                 _local_winners(scores, ov, n_active, min_overlap, column_rank, coords, strides,
                                nb_coords, nb_counts, position, winners)
