@@ -745,6 +745,13 @@ def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, i
         bump = np.float32(nb * below_stimulus_inc)
         for c in range(n_columns):
             if overlap_duty[c] < min_overlap_duty[c]:
+                # A column that never overlaps is bumped every iteration; once all its
+                # permanences are at 1 there is nothing left to raise (nor to journal).
+                saturated = True
+                for s in range(pool_indptr[c], pool_indptr[c + 1]):
+                    saturated &= permanences[s] >= np.float32(1.0)
+                if saturated:
+                    continue
                 _save_column(c, permanences, pool_indptr, journal_saved, journal_columns,
                              journal_values, journal_counts)
                 for s in range(pool_indptr[c], pool_indptr[c + 1]):
