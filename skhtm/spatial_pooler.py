@@ -329,16 +329,14 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
         conn_inputs = conn_inputs[:n_conn]
         inhibition = self._inhibition_args(self.inhibition_radius_)
         wide = self._wide()
-        # Dense output is written in place; sparse output is built chunk by chunk,
-        # so that its memory follows the output's, not n_samples x n_columns.
-        sdr = None if self.sparse_output else np.empty((X.shape[0], self.n_columns_), np.uint8)
 
         def run(s):
-            out = sdr[s] if sdr is not None else np.empty(
-                (s.stop - s.start, self.n_columns_), np.uint8)
+            # Each chunk returns its own output: under a process or cluster backend
+            # (joblib's dask backend) a chunk runs in another process.
+            out = np.empty((s.stop - s.start, self.n_columns_), np.uint8)
             K.active_columns(conn_indptr, conn_inputs, _dense_rows(X[s]),
                              *self._overlap_scratch(_BLOCK_WIDTH, wide), *inhibition, out)
-            return None if sdr is not None else sp.csr_matrix(out)
+            return sp.csr_matrix(out) if self.sparse_output else out
 
         slices = list(gen_batches(X.shape[0], _TRANSFORM_CHUNK))
         if len(slices) > 1 and self.n_jobs not in (None, 1):
@@ -346,8 +344,9 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
                 delayed(run)(s) for s in slices)
         else:
             parts = [run(s) for s in slices]
-        if sdr is None:
+        if self.sparse_output:  # built chunk by chunk: memory follows the output
             return sp.vstack(parts, format="csr")
+        sdr = parts[0] if len(parts) == 1 else np.concatenate(parts)
         return sdr.reshape(lead_shape + (self.n_columns_,))
 
     def inverse_transform(self, X):

@@ -338,3 +338,18 @@ def test_huge_stimulus_threshold_silences_every_column(random_bits):
     assert est.transform(random_bits).sum() == 0
     # Every pool got raised as far as it goes, and no step overflowed.
     assert np.all(est.permanences_.data >= 0) and np.all(est.permanences_.data <= 1)
+
+
+def test_transform_under_a_process_backend_equals_one_thread(random_bits):
+    # Chunks may run in other processes (joblib's loky or dask backends): each
+    # returns its output instead of writing into a shared array.
+    from joblib import parallel_config
+
+    est = SpatialPoolerTransformer(64, random_state=0).fit(random_bits)
+    big = np.concatenate([random_bits] * 10)  # several transform chunks
+    whole = est.transform(big)
+    est.set_params(n_jobs=2)
+    with parallel_config(backend="loky"):
+        np.testing.assert_array_equal(est.transform(big), whole)
+        est.set_params(sparse_output=True)
+        np.testing.assert_array_equal(est.transform(big).toarray(), whole)
