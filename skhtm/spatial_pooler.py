@@ -330,10 +330,17 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
         inhibition = self._inhibition_args(self.inhibition_radius_)
         wide = self._wide()
 
-        def run(s):
-            # Each chunk returns its own output: under a process or cluster backend
-            # (joblib's dask backend) a chunk runs in another process.
-            out = np.empty((s.stop - s.start, self.n_columns_), np.uint8)
+        # One thread writes dense output in place. Chunks sent to joblib return
+        # their own output: under a process or cluster backend (loky, dask) a
+        # chunk runs in another process. Sparse output is built chunk by chunk,
+        # so that its memory follows the output's.
+        sdr = None
+        if not self.sparse_output:
+            sdr = np.empty((X.shape[0], self.n_columns_), np.uint8)
+
+        def run(s, out=None):
+            if out is None:
+                out = np.empty((s.stop - s.start, self.n_columns_), np.uint8)
             K.active_columns(conn_indptr, conn_inputs, _dense_rows(X[s]),
                              *self._overlap_scratch(_BLOCK_WIDTH, wide), *inhibition, out)
             return sp.csr_matrix(out) if self.sparse_output else out
@@ -342,11 +349,12 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
         if len(slices) > 1 and self.n_jobs not in (None, 1):
             parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
                 delayed(run)(s) for s in slices)
+            if sdr is not None:
+                np.concatenate(parts, out=sdr)
         else:
-            parts = [run(s) for s in slices]
-        if self.sparse_output:  # built chunk by chunk: memory follows the output
+            parts = [run(s, None if sdr is None else sdr[s]) for s in slices]
+        if self.sparse_output:
             return sp.vstack(parts, format="csr")
-        sdr = parts[0] if len(parts) == 1 else np.concatenate(parts)
         return sdr.reshape(lead_shape + (self.n_columns_,))
 
     def inverse_transform(self, X):
