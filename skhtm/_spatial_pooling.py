@@ -35,6 +35,10 @@ from numba.extending import intrinsic
 
 from ._jit import jit
 
+# Samples per block of the blocked overlaps (the width of every x_block / acc /
+# overlaps scratch): one 64-lane SIMD add per connected synapse (uint16 lanes),
+# and the block's overlaps stay in L2.
+BLOCK_WIDTH = 64
 # From this batch size on, compacting the connected synapses once per batch
 # pays; below it, overlaps run per sample over the input-major potential pool.
 _COMPACT_BATCH = 4
@@ -134,7 +138,7 @@ def _block_overlaps(conn_indptr, conn_inputs, X, start, n_rows, x_block, acc, ov
     """Overlaps of rows ``start:start + n_rows`` of X (n_rows <= the block width).
 
     ``overlaps[j, c]`` becomes column c's overlap with row ``start + j``.
-    ``x_block`` (n_inputs, width) is scratch holding the rows input-major, so that
+    ``x_block`` (n_inputs, BLOCK_WIDTH) is scratch holding the rows input-major, so that
     each connected synapse adds one contiguous vector into ``acc`` (width,): one
     SIMD add per synapse for the whole block. Each column's sums are then
     stored sample-major, where the inhibition reads them.

@@ -26,9 +26,6 @@ from ._validation import check_binary, validate_last_axis
 _UPDATE_PERIOD = 50
 # Rows per transform chunk; fixed, so results never depend on n_jobs.
 _TRANSFORM_CHUNK = 256
-# Samples per block of the blocked overlaps: one 64-lane SIMD add per
-# connected synapse (uint16 lanes), and the block's overlaps stay in L2.
-_BLOCK_WIDTH = 64
 # Dense input bytes handed to one learning kernel call (whole batches).
 _LEARN_CHUNK_BYTES = 1 << 22
 # Input dtypes that take the fast validation path of a one-sample partial_fit.
@@ -342,7 +339,7 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
             if out is None:
                 out = np.empty((s.stop - s.start, self.n_columns_), np.uint8)
             K.active_columns(conn_indptr, conn_inputs, _dense_rows(X[s]),
-                             *self._overlap_scratch(_BLOCK_WIDTH, wide), *inhibition, out)
+                             *self._overlap_scratch(wide), *inhibition, out)
             return sp.csr_matrix(out) if self.sparse_output else out
 
         slices = list(gen_batches(X.shape[0], _TRANSFORM_CHUNK))
@@ -483,9 +480,10 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
         a pool holds each input at most once."""
         return self.n_features_in_ > np.iinfo(np.uint16).max
 
-    def _overlap_scratch(self, width, wide):
+    def _overlap_scratch(self, wide):
         """Scratch of the blocked overlaps: (n_inputs, width), (width,) and
         (width, n_columns), uint16 unless ``wide``."""
+        width = K.BLOCK_WIDTH
         dtype = np.int32 if wide else np.uint16
         return (np.empty((self.n_features_in_, width), dtype), np.empty(width, dtype),
                 np.empty((width, self.n_columns_), dtype))
@@ -601,7 +599,7 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
             duty_cycle_period=int(self.duty_cycle_period),
             min_pct_overlap_duty=float(self.min_pct_overlap_duty_cycle),
             update_period=_UPDATE_PERIOD)
-        scratch = self._overlap_scratch(min(batch, _BLOCK_WIDTH), self._wide())
+        scratch = self._overlap_scratch(self._wide())
         progress = EpochProgress(self, n_epochs, n_rows)
         try:
             for _ in range(n_epochs):

@@ -303,9 +303,10 @@ def test_overlaps_count_only_connected_synapses():
     by_input = K.transpose_pool(indptr, indices, 15)
     one = np.empty(20, np.int32)
     for dtype in (np.uint16, np.int32):  # int32: pools that can count past 65,535
-        block = np.zeros((16, 20), dtype)
-        K._block_overlaps(conn_indptr, conn_inputs, x, 0, 9, np.empty((15, 16), dtype),
-                          np.empty(16, dtype), block)
+        width = K.BLOCK_WIDTH
+        block = np.zeros((width, 20), dtype)
+        K._block_overlaps(conn_indptr, conn_inputs, x, 0, 9, np.empty((15, width), dtype),
+                          np.empty(width, dtype), block)
         for j, row in enumerate(x):
             expected = [sum(1 for s in range(indptr[c], indptr[c + 1])
                             if perms[s] >= np.float32(0.5) and row[indices[s]])
