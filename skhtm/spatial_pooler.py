@@ -580,6 +580,10 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
         batch = int(self.batch_size)
         # Rows per kernel call: whole batches, about _LEARN_CHUNK_BYTES of dense input.
         chunk = max(1, _LEARN_CHUNK_BYTES // max(X.shape[1] * batch, 1)) * batch
+        if self.verbose and int(self.verbose) >= 2:
+            # Progress every tenth of an epoch needs a kernel call to return that
+            # often; calls end on batch boundaries, so the model is the same.
+            chunk = min(chunk, max(1, n_rows // 10 // batch) * batch)
         fixed = (self.syn_perm_active_inc, self.syn_perm_inactive_dec)
         args = dict(
             column_rank=self.column_rank_.astype(np.int32, copy=False),
