@@ -157,6 +157,104 @@ def _block_overlaps(conn_indptr, conn_inputs, X, start, n_rows, x_block, acc, ov
             overlaps[j, c] = acc[j]
 
 
+# Byte-lane overlaps: when no column has more than 255 potential synapses, a
+# block's overlaps fit in bytes, and 8 samples' counts add in one uint64.
+_BYTE_POOL = 255
+_LOW32 = np.uint64(0x00000000FFFFFFFF)
+_LOW16 = np.uint64(0x0000FFFF0000FFFF)
+_LOW8 = np.uint64(0x00FF00FF00FF00FF)
+
+
+@jit
+def _swap_halves(x, y, mask, shift):
+    """One stage of an 8x8 byte transpose: x keeps its low parts and takes y's low
+    parts shifted up; y takes x's high parts and keeps its own."""
+    return (x & mask) | ((y & mask) << shift), ((x >> shift) & mask) | (y & ~mask)
+
+
+@jit
+def _transpose_bytes(r0, r1, r2, r3, r4, r5, r6, r7):
+    """Transpose the 8x8 byte matrix whose rows are the uint64 words r0..r7 (byte b
+    of word t becomes byte t of word b)."""
+    r0, r4 = _swap_halves(r0, r4, _LOW32, np.uint64(32))
+    r1, r5 = _swap_halves(r1, r5, _LOW32, np.uint64(32))
+    r2, r6 = _swap_halves(r2, r6, _LOW32, np.uint64(32))
+    r3, r7 = _swap_halves(r3, r7, _LOW32, np.uint64(32))
+    r0, r2 = _swap_halves(r0, r2, _LOW16, np.uint64(16))
+    r1, r3 = _swap_halves(r1, r3, _LOW16, np.uint64(16))
+    r4, r6 = _swap_halves(r4, r6, _LOW16, np.uint64(16))
+    r5, r7 = _swap_halves(r5, r7, _LOW16, np.uint64(16))
+    r0, r1 = _swap_halves(r0, r1, _LOW8, np.uint64(8))
+    r2, r3 = _swap_halves(r2, r3, _LOW8, np.uint64(8))
+    r4, r5 = _swap_halves(r4, r5, _LOW8, np.uint64(8))
+    r6, r7 = _swap_halves(r6, r7, _LOW8, np.uint64(8))
+    return r0, r1, r2, r3, r4, r5, r6, r7
+
+
+@jit
+def _block_overlaps_bytes(conn_indptr, conn_inputs, X, start, n_rows, x_block, overlaps):
+    """As ``_block_overlaps``, in byte lanes (no column has more than 255 synapses).
+
+    ``x_block`` (n_inputs, 64) uint8 holds the block's rows input-major; a
+    connected synapse adds its input's 64 bytes as 8 uint64 words held in
+    registers (no carry crosses a byte: a count stays <= 255). The words of 8
+    columns are then transposed (8x8 bytes) into ``overlaps`` (64, n_columns
+    rounded up to 8) uint8, sample-major, one uint64 store per 8 columns and
+    sample. Rows past ``n_rows`` and the padding columns come out 0.
+    """
+    n_inputs = X.shape[1]
+    x_block[:, :] = 0
+    for j in range(n_rows):
+        for i in range(n_inputs):
+            x_block[i, j] = X[start + j, i]
+    x_words = x_block.view(np.uint64)
+    out_words = overlaps.view(np.uint64)
+    n_columns = conn_indptr.shape[0] - 1
+    sums = np.zeros((8, 8), np.uint64)  # [column of the group, word]
+    for g in range(out_words.shape[1]):
+        for t in range(8):
+            c = 8 * g + t
+            a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = np.uint64(0)
+            if c < n_columns:
+                for s in range(conn_indptr[c], conn_indptr[c + 1]):
+                    i = conn_inputs[s]
+                    # Never taken; an early exit keeps LLVM from turning this loop
+                    # into gathers across synapses (slower than 8 plain adds).
+                    if i >= n_inputs:
+                        break
+                    a0 += x_words[i, 0]
+                    a1 += x_words[i, 1]
+                    a2 += x_words[i, 2]
+                    a3 += x_words[i, 3]
+                    a4 += x_words[i, 4]
+                    a5 += x_words[i, 5]
+                    a6 += x_words[i, 6]
+                    a7 += x_words[i, 7]
+            sums[t, 0] = a0
+            sums[t, 1] = a1
+            sums[t, 2] = a2
+            sums[t, 3] = a3
+            sums[t, 4] = a4
+            sums[t, 5] = a5
+            sums[t, 6] = a6
+            sums[t, 7] = a7
+        for w in range(8):  # word w holds samples 8w..8w+7
+            r = _transpose_bytes(sums[0, w], sums[1, w], sums[2, w], sums[3, w], sums[4, w],
+                                 sums[5, w], sums[6, w], sums[7, w])
+            for b in range(8):
+                out_words[8 * w + b, g] = r[b]
+
+
+@jit
+def _overlaps_of_block(conn_indptr, conn_inputs, X, start, n_rows, x_block, acc, overlaps):
+    """Overlaps of a block of rows in the scratch's lanes: bytes (uint8 scratch,
+    ``_block_overlaps_bytes``) or wider (``_block_overlaps``)."""
+    if x_block.itemsize == 1:
+        _block_overlaps_bytes(conn_indptr, conn_inputs, X, start, n_rows, x_block, overlaps)
+    else:
+        _block_overlaps(conn_indptr, conn_inputs, X, start, n_rows, x_block, acc, overlaps)
+
+
 @jit
 def _sample_overlaps(input_indptr, input_synapses, input_columns, permanences, connected_perm,
                      x, overlaps):
@@ -224,6 +322,63 @@ def _global_winners_counts(overlaps, k, min_overlap, columns_by_rank, histogram,
         if overlaps[c] == v:
             winners[c] = 1
             need -= 1
+
+
+@jit
+def _count_at_least(row, n_columns, value):
+    """Number of columns whose overlap is at least ``value`` (one vectorised pass)."""
+    count = 0
+    for c in range(n_columns):
+        count += np.int32(row[c] >= value)
+    return count
+
+
+@jit
+def _global_winners_bytes(row, n_columns, k, min_overlap, columns_by_rank, guess, winners):
+    """As ``_global_winners_counts`` for a row of byte overlaps, without a histogram.
+
+    The k-th best value ``v`` (at least k columns reach v, fewer than k exceed it)
+    is found by a bisection of counting passes, which vectorise, where a
+    histogram's increments serialise on the few distinct values. The first
+    probe is ``guess`` (the previous sample's ``v``, returned).
+    """
+    top = 0
+    for c in range(n_columns):
+        top = max(top, np.int64(row[c]))
+    if top < min_overlap or _count_at_least(row, n_columns, min_overlap) <= k:
+        for c in range(n_columns):  # at most k eligible columns: all of them win
+            winners[c] = row[c] >= min_overlap
+        return guess
+    # count(>= lo) >= k > count(>= hi) = n_above
+    lo = min_overlap
+    hi = top + 1
+    n_above = 0
+    probe = guess
+    n_probes = 0
+    while hi - lo > 1:
+        if n_probes == 1:  # next to the guess: it is often right or one off
+            probe = lo + 1 if lo == guess else hi - 1
+        if n_probes > 1 or not lo < probe < hi:
+            probe = (lo + hi) // 2
+        count = _count_at_least(row, n_columns, probe)
+        if count >= k:
+            lo = probe
+        else:
+            hi = probe
+            n_above = count
+        n_probes += 1
+    v = lo
+    for c in range(n_columns):
+        winners[c] = row[c] > v
+    need = k - n_above
+    for r in range(n_columns):
+        if need == 0:
+            break
+        c = columns_by_rank[r]
+        if row[c] == v:
+            winners[c] = 1
+            need -= 1
+    return v
 
 
 @jit
@@ -505,8 +660,9 @@ def active_columns(conn_indptr, conn_inputs, X, x_block, acc, overlaps, global_i
     """Winners (uint8 ``out``, n_rows x n_columns) of rows X: no boosting, no learning.
 
     ``x_block`` (n_inputs, width), ``acc`` (width,) and ``overlaps`` (width,
-    n_columns) are scratch for the blocked overlaps (uint16 unless a pool
-    exceeds 65,535 synapses).
+    n_columns) are scratch for the blocked overlaps (``_overlaps_of_block``):
+    uint8 (overlaps padded to a multiple of 8 columns) when no pool exceeds 255
+    synapses, else uint16 unless a pool exceeds 65,535 synapses.
     """
     n_rows = X.shape[0]
     n_columns = conn_indptr.shape[0] - 1
@@ -523,10 +679,15 @@ def active_columns(conn_indptr, conn_inputs, X, x_block, acc, overlaps, global_i
     coords, strides = column_coordinates(column_shape)
     nb_coords, nb_counts = neighbourhoods(column_shape, radius, wrap_around)
     position = np.zeros(column_shape.shape[0], np.int64)
+    guess = 0
     for start in range(0, n_rows, width):
         n = min(width, n_rows - start)
-        _block_overlaps(conn_indptr, conn_inputs, X, start, n, x_block, acc, overlaps)
+        _overlaps_of_block(conn_indptr, conn_inputs, X, start, n, x_block, acc, overlaps)
         for j in range(n):
+            if global_inhibition and x_block.itemsize == 1:
+                guess = _global_winners_bytes(overlaps[j], n_columns, k, min_overlap,
+                                              columns_by_rank, guess, out[start + j])
+                continue
             for c in range(n_columns):
                 ov[c] = overlaps[j, c]
             if global_inhibition:
@@ -684,8 +845,8 @@ def learn(pool_indptr, pool_inputs, permanences, input_indptr, input_synapses, i
             row = b0 + j
             if nb >= _COMPACT_BATCH:
                 if j % width == 0:
-                    _block_overlaps(conn_indptr, conn_inputs, X, row, min(width, b1 - row),
-                                    x_block, acc, overlaps)
+                    _overlaps_of_block(conn_indptr, conn_inputs, X, row, min(width, b1 - row),
+                                       x_block, acc, overlaps)
                 for c in range(n_columns):
                     ov[c] = overlaps[j % width, c]
             elif use_flags:

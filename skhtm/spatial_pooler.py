@@ -325,7 +325,7 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
                                   conn_inputs)
         conn_inputs = conn_inputs[:n_conn]
         inhibition = self._inhibition_args(self.inhibition_radius_)
-        wide = self._wide()
+        lanes = self._lanes()
 
         # One thread writes dense output in place. Chunks sent to joblib return
         # their own output: under a process or cluster backend (loky, dask) a
@@ -339,7 +339,7 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
             if out is None:
                 out = np.empty((s.stop - s.start, self.n_columns_), np.uint8)
             K.active_columns(conn_indptr, conn_inputs, _dense_rows(X[s]),
-                             *self._overlap_scratch(wide), *inhibition, out)
+                             *self._overlap_scratch(lanes), *inhibition, out)
             return sp.csr_matrix(out) if self.sparse_output else out
 
         slices = list(gen_batches(X.shape[0], _TRANSFORM_CHUNK))
@@ -475,18 +475,27 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
                 self.column_rank_.astype(np.int32, copy=False), shape, int(radius),
                 bool(self.wrap_around))
 
-    def _wide(self):
-        """Whether a column's overlap can count past 65,535 (then int32, not uint16):
-        a pool holds each input at most once."""
-        return self.n_features_in_ > np.iinfo(np.uint16).max
+    def _lanes(self):
+        """dtype of the blocked overlaps: uint8 when no pool exceeds 255 synapses
+        (a column's overlap fits in a byte), else uint16, else int32 (a pool
+        holds each input at most once)."""
+        indptr = self.permanences_.indptr
+        if np.diff(indptr).max(initial=0) <= K._BYTE_POOL:
+            return np.dtype(np.uint8)
+        if self.n_features_in_ <= np.iinfo(np.uint16).max:
+            return np.dtype(np.uint16)
+        return np.dtype(np.int32)
 
-    def _overlap_scratch(self, wide):
+    def _overlap_scratch(self, dtype):
         """Scratch of the blocked overlaps: (n_inputs, width), (width,) and
-        (width, n_columns), uint16 unless ``wide``."""
+        (width, n_columns), in ``dtype``; byte lanes pad the columns to a
+        multiple of 8 (K._block_overlaps_bytes)."""
         width = K.BLOCK_WIDTH
-        dtype = np.int32 if wide else np.uint16
+        n_columns = self.n_columns_
+        if dtype == np.uint8:
+            n_columns = -(-n_columns // 8) * 8
         return (np.empty((self.n_features_in_, width), dtype), np.empty(width, dtype),
-                np.empty((width, self.n_columns_), dtype))
+                np.empty((width, n_columns), dtype))
 
     def _pool_arrays(self):
         """The potential pool (indptr int64, indices int32) and the live permanences."""
@@ -603,7 +612,7 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
             duty_cycle_period=int(self.duty_cycle_period),
             min_pct_overlap_duty=float(self.min_pct_overlap_duty_cycle),
             update_period=_UPDATE_PERIOD)
-        scratch = self._overlap_scratch(self._wide())
+        scratch = self._overlap_scratch(self._lanes())
         progress = EpochProgress(self, n_epochs, n_rows)
         try:
             for _ in range(n_epochs):

@@ -315,3 +315,54 @@ def test_overlaps_count_only_connected_synapses():
             K._sample_overlaps(*by_input, perms, np.float32(0.5), row, one)
             np.testing.assert_array_equal(one, expected)
         assert block[9:].sum() == 0  # rows past the block's samples are not written
+
+
+def test_byte_lane_overlaps_match_counting():
+    # Pools up to 255 synapses: overlaps in byte lanes, transposed 8 columns at a time
+    # (13 columns: the last group of 8 is padding and must stay 0).
+    rng = np.random.RandomState(11)
+    n_inputs, n_columns = 300, 13
+    indptr, indices = T.potential_pools((n_columns,), (n_inputs,), None, 0.85, True, rng)
+    indptr = indptr.astype(np.int64)
+    perms = rng.rand(indices.size).astype(np.float32)
+    perms[indptr[3]:indptr[4]] = 1.0  # a column with 255 connected synapses
+    assert indptr[4] - indptr[3] == 255
+    x = _bits(70, n_inputs, 0.9, 12)
+    x[5] = 1  # every input on: column 3 counts 255
+    conn_indptr = np.empty(n_columns + 1, np.int64)
+    conn_inputs = np.empty(indices.size, np.int32)
+    K.connected_pool(indptr, indices, perms, np.float32(0.5), conn_indptr, conn_inputs)
+    width = K.BLOCK_WIDTH
+    block = np.full((width, 16), 7, np.uint8)
+    counted = []
+    for start, n_rows in ((0, width), (width, 6)):
+        K._block_overlaps_bytes(conn_indptr, conn_inputs, x, start, n_rows,
+                                np.empty((n_inputs, width), np.uint8), block)
+        for j in range(n_rows):
+            expected = [sum(1 for s in range(indptr[c], indptr[c + 1])
+                            if perms[s] >= np.float32(0.5) and x[start + j, indices[s]])
+                        for c in range(n_columns)]
+            np.testing.assert_array_equal(block[j, :n_columns], expected)
+            counted.append(block[j, 3])
+        assert not block[:, n_columns:].any()
+        assert not block[n_rows:].any()
+    assert counted[5] == 255  # the largest count a byte lane holds
+
+
+def test_global_winners_of_bytes_match_sorting_whatever_the_guess():
+    rng = np.random.RandomState(3)
+    n = 61
+    rank = rng.permutation(n).astype(np.int32)
+    by_rank = np.empty(n, np.int64)
+    by_rank[n - 1 - rank] = np.arange(n)
+    for trial in range(60):
+        row = np.zeros(64, np.uint8)  # padded past n
+        row[:n] = rng.randint(0, rng.choice([3, 8, 40]), n)  # many ties
+        k, min_overlap = rng.randint(1, 70), rng.randint(1, 5)
+        got = np.zeros(n, np.uint8)
+        v = K._global_winners_bytes(row, n, k, min_overlap, by_rank, rng.randint(0, 45), got)
+        expected = winners(row[:n].astype(np.float32), row[:n].astype(np.int32), rank,
+                           min_overlap, global_inhibition=True, k=k)
+        np.testing.assert_array_equal(got.astype(bool), expected)
+        if (row[:n] >= min_overlap).sum() > k:  # v: the k-th best overlap
+            assert v == np.sort(row[:n])[::-1][k - 1]
