@@ -30,7 +30,9 @@ import math
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 from ._jit import jit
@@ -67,6 +69,49 @@ else:
     def _popcount(word):
         """Number of set bits of a uint64."""
         return _ctpop(word)
+
+
+
+@intrinsic
+def _sum_rows_intrinsic(typingctx, x_words, conn_inputs, start, stop, sums, t):
+    """``sums[t, :8]`` = the sum of rows ``x_words[conn_inputs[start:stop], :8]``
+    (C-contiguous uint64 rows of 8 words), accumulated as one 8-lane vector.
+
+    LLVM keeps 8 separate scalar sums (or turns the loop into gathers), where
+    one 64-byte vector add per row does."""
+    sig = types.void(x_words, conn_inputs, start, stop, sums, t)
+
+    def codegen(context, builder, signature, args):
+        i64 = ir.IntType(64)
+        vector = ir.VectorType(i64, 8)
+        x_arg, inputs_arg, start_arg, stop_arg, sums_arg, t_arg = args
+        lo, hi, row = (context.cast(builder, value, signature.args[k], types.int64)
+                       for value, k in ((start_arg, 2), (stop_arg, 3), (t_arg, 5)))
+        x = context.make_array(signature.args[0])(context, builder, x_arg)
+        inputs = context.make_array(signature.args[1])(context, builder, inputs_arg)
+        out = context.make_array(signature.args[4])(context, builder, sums_arg)
+        acc = cgutils.alloca_once_value(builder, ir.Constant(vector, None))
+        with cgutils.for_range(builder, builder.sub(hi, lo)) as loop:
+            i = builder.load(builder.gep(inputs.data, [builder.add(lo, loop.index)]))
+            i = builder.sext(i, i64) if i.type.width < 64 else i
+            first = builder.gep(x.data, [builder.mul(i, ir.Constant(i64, 8))])
+            words = builder.load(builder.bitcast(first, vector.as_pointer()), align=8)
+            builder.store(builder.add(builder.load(acc), words), acc)
+        target = builder.gep(out.data, [builder.mul(row, ir.Constant(i64, 8))])
+        builder.store(builder.load(acc), builder.bitcast(target, vector.as_pointer()), align=8)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+if numba.config.DISABLE_JIT:
+    def _sum_rows(x_words, conn_inputs, start, stop, sums, t):
+        sums[t, :8] = x_words[conn_inputs[start:stop], :8].sum(axis=0, dtype=np.uint64)
+else:
+    @jit
+    def _sum_rows(x_words, conn_inputs, start, stop, sums, t):
+        """``sums[t, :8]`` = the sum of rows ``x_words[conn_inputs[start:stop], :8]``."""
+        _sum_rows_intrinsic(x_words, conn_inputs, start, stop, sums, t)
 
 
 def initial_permanences(n_synapses, syn_perm_connected, random_state, spread=0.1):
@@ -196,8 +241,8 @@ def _block_overlaps_bytes(conn_indptr, conn_inputs, X, start, n_rows, x_block, o
     """As ``_block_overlaps``, in byte lanes (no column has more than 255 synapses).
 
     ``x_block`` (n_inputs, 64) uint8 holds the block's rows input-major; a
-    connected synapse adds its input's 64 bytes as 8 uint64 words held in
-    registers (no carry crosses a byte: a count stays <= 255). The words of 8
+    connected synapse adds its input's 64 bytes as 8 uint64 words, one vector
+    add (no carry crosses a byte: a count stays <= 255). The words of 8
     columns are then transposed (8x8 bytes) into ``overlaps`` (64, n_columns
     rounded up to 8) uint8, sample-major, one uint64 store per 8 columns and
     sample. Rows past ``n_rows`` and the padding columns come out 0.
@@ -214,30 +259,10 @@ def _block_overlaps_bytes(conn_indptr, conn_inputs, X, start, n_rows, x_block, o
     for g in range(out_words.shape[1]):
         for t in range(8):
             c = 8 * g + t
-            a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = np.uint64(0)
             if c < n_columns:
-                for s in range(conn_indptr[c], conn_indptr[c + 1]):
-                    i = conn_inputs[s]
-                    # Never taken; an early exit keeps LLVM from turning this loop
-                    # into gathers across synapses (slower than 8 plain adds).
-                    if i >= n_inputs:
-                        break
-                    a0 += x_words[i, 0]
-                    a1 += x_words[i, 1]
-                    a2 += x_words[i, 2]
-                    a3 += x_words[i, 3]
-                    a4 += x_words[i, 4]
-                    a5 += x_words[i, 5]
-                    a6 += x_words[i, 6]
-                    a7 += x_words[i, 7]
-            sums[t, 0] = a0
-            sums[t, 1] = a1
-            sums[t, 2] = a2
-            sums[t, 3] = a3
-            sums[t, 4] = a4
-            sums[t, 5] = a5
-            sums[t, 6] = a6
-            sums[t, 7] = a7
+                _sum_rows(x_words, conn_inputs, conn_indptr[c], conn_indptr[c + 1], sums, t)
+            else:
+                sums[t, :] = 0
         for w in range(8):  # word w holds samples 8w..8w+7
             r = _transpose_bytes(sums[0, w], sums[1, w], sums[2, w], sums[3, w], sums[4, w],
                                  sums[5, w], sums[6, w], sums[7, w])
