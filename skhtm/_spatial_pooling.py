@@ -365,18 +365,24 @@ def _global_winners_bytes(row, n_columns, k, min_overlap, columns_by_rank, guess
     The k-th best value ``v`` (at least k columns reach v, fewer than k exceed it)
     is found by a bisection of counting passes, which vectorise, where a
     histogram's increments serialise on the few distinct values. The first
-    probe is ``guess`` (the previous sample's ``v``, returned).
+    probe is ``guess`` (the previous sample's ``v``, returned). Of the columns
+    at exactly ``v``, the ``need`` best ranked win: found from the top ranks
+    down, or, when more than half of them win, by dropping the worst ranked
+    from the bottom up (the shorter walk through ``columns_by_rank``).
     """
     top = 0
+    n_eligible = 0
     for c in range(n_columns):
         top = max(top, np.int64(row[c]))
-    if top < min_overlap or _count_at_least(row, n_columns, min_overlap) <= k:
+        n_eligible += np.int32(row[c] >= min_overlap)
+    if n_eligible <= k:
         for c in range(n_columns):  # at most k eligible columns: all of them win
             winners[c] = row[c] >= min_overlap
         return guess
-    # count(>= lo) >= k > count(>= hi) = n_above
+    # count(>= lo) = n_lo >= k > count(>= hi) = n_above
     lo = min_overlap
     hi = top + 1
+    n_lo = n_eligible
     n_above = 0
     probe = guess
     n_probes = 0
@@ -388,21 +394,35 @@ def _global_winners_bytes(row, n_columns, k, min_overlap, columns_by_rank, guess
         count = _count_at_least(row, n_columns, probe)
         if count >= k:
             lo = probe
+            n_lo = count
         else:
             hi = probe
             n_above = count
         n_probes += 1
     v = lo
-    for c in range(n_columns):
-        winners[c] = row[c] > v
-    need = k - n_above
-    for r in range(n_columns):
-        if need == 0:
-            break
-        c = columns_by_rank[r]
-        if row[c] == v:
-            winners[c] = 1
-            need -= 1
+    need = k - n_above  # of the n_lo - n_above columns at v
+    n_tied = n_lo - n_above
+    if 2 * need <= n_tied:
+        for c in range(n_columns):
+            winners[c] = row[c] > v
+        for r in range(n_columns):
+            if need == 0:
+                break
+            c = columns_by_rank[r]
+            if row[c] == v:
+                winners[c] = 1
+                need -= 1
+    else:
+        for c in range(n_columns):
+            winners[c] = row[c] >= v
+        drop = n_tied - need
+        for r in range(n_columns - 1, -1, -1):
+            if drop == 0:
+                break
+            c = columns_by_rank[r]
+            if row[c] == v:
+                winners[c] = 0
+                drop -= 1
     return v
 
 
