@@ -364,17 +364,22 @@ def _global_winners_bytes(row, n_columns, k, min_overlap, columns_by_rank, guess
 
     The k-th best value ``v`` (at least k columns reach v, fewer than k exceed it)
     is found by a bisection of counting passes, which vectorise, where a
-    histogram's increments serialise on the few distinct values. The first
-    probe is ``guess`` (the previous sample's ``v``, returned). Of the columns
+    histogram's increments serialise on the few distinct values; the first
+    pass also counts at ``guess`` and ``guess + 1`` (``guess``: the previous
+    sample's ``v``, returned), which often brackets ``v`` already. Of the columns
     at exactly ``v``, the ``need`` best ranked win: found from the top ranks
     down, or, when more than half of them win, by dropping the worst ranked
     from the bottom up (the shorter walk through ``columns_by_rank``).
     """
     top = 0
     n_eligible = 0
+    n_guess = 0  # columns at or above the guess, and above it
+    n_over_guess = 0
     for c in range(n_columns):
         top = max(top, np.int64(row[c]))
         n_eligible += np.int32(row[c] >= min_overlap)
+        n_guess += np.int32(row[c] >= guess)
+        n_over_guess += np.int32(row[c] > guess)
     if n_eligible <= k:
         for c in range(n_columns):  # at most k eligible columns: all of them win
             winners[c] = row[c] >= min_overlap
@@ -384,13 +389,16 @@ def _global_winners_bytes(row, n_columns, k, min_overlap, columns_by_rank, guess
     hi = top + 1
     n_lo = n_eligible
     n_above = 0
-    probe = guess
-    n_probes = 0
+    for probe, count in ((guess, n_guess), (guess + 1, n_over_guess)):
+        if lo < probe < hi:
+            if count >= k:
+                lo = probe
+                n_lo = count
+            else:
+                hi = probe
+                n_above = count
     while hi - lo > 1:
-        if n_probes == 1:  # next to the guess: it is often right or one off
-            probe = lo + 1 if lo == guess else hi - 1
-        if n_probes > 1 or not lo < probe < hi:
-            probe = (lo + hi) // 2
+        probe = (lo + hi) // 2
         count = _count_at_least(row, n_columns, probe)
         if count >= k:
             lo = probe
@@ -398,7 +406,6 @@ def _global_winners_bytes(row, n_columns, k, min_overlap, columns_by_rank, guess
         else:
             hi = probe
             n_above = count
-        n_probes += 1
     v = lo
     need = k - n_above  # of the n_lo - n_above columns at v
     n_tied = n_lo - n_above
