@@ -733,24 +733,39 @@ def infer_sequences(columns, step_start, n_steps, indptr, index_segments, segmen
                 column_active[columns[i]] = False
                 column_predicted[columns[i]] = False
             # Segments with enough active connected synapses predict their cell.
+            # The cells of a bursting column are consecutive, so their synapses
+            # are one run of the index: no lookup per cell. The threshold is
+            # tested once per touched segment, not at every synapse.
             n_touched = 0
-            n_next = 0
-            for i in range(n_active):
+            n_correct = n_active - n_bursting * cells_per_column
+            for i in range(n_correct):
                 cell = active[i]
                 for k in range(indptr[cell], indptr[cell + 1]):
                     s = index_segments[k]
-                    if segment_count[s] == 0:
+                    count = segment_count[s]
+                    if count == 0:
                         touched[n_touched] = s
                         n_touched += 1
-                    segment_count[s] += 1
-                    if segment_count[s] == activation_threshold:
-                        predicted_cell = segment_cell[s]
-                        if not cell_mark[predicted_cell]:
-                            cell_mark[predicted_cell] = True
-                            next_predictive[n_next] = predicted_cell
-                            n_next += 1
+                    segment_count[s] = count + 1
+            for i in range(n_correct, n_active, cells_per_column):
+                first = active[i]
+                for k in range(indptr[first], indptr[first + cells_per_column]):
+                    s = index_segments[k]
+                    count = segment_count[s]
+                    if count == 0:
+                        touched[n_touched] = s
+                        n_touched += 1
+                    segment_count[s] = count + 1
+            n_next = 0
             for i in range(n_touched):
-                segment_count[touched[i]] = 0
+                s = touched[i]
+                if segment_count[s] >= activation_threshold:
+                    predicted_cell = segment_cell[s]
+                    if not cell_mark[predicted_cell]:
+                        cell_mark[predicted_cell] = True
+                        next_predictive[n_next] = predicted_cell
+                        n_next += 1
+                segment_count[s] = 0
             for i in range(n_next):
                 cell_mark[next_predictive[i]] = False
                 predictive[i] = next_predictive[i]
