@@ -339,12 +339,18 @@ def _global_winners_counts(overlaps, k, min_overlap, columns_by_rank, histogram,
         return
     for c in range(n_columns):
         winners[c] = overlaps[c] > v
-    need = k - n_above
+    _ties_win_by_rank(overlaps, n_columns, v, k - n_above, columns_by_rank, winners)
+
+
+@jit
+def _ties_win_by_rank(row, n_columns, v, need, columns_by_rank, winners):
+    """The ``need`` best ranked of the columns at exactly ``v`` win, walking the
+    rank order from the top (``columns_by_rank``: columns by decreasing rank)."""
     for r in range(n_columns):
         if need == 0:
             break
         c = columns_by_rank[r]
-        if overlaps[c] == v:
+        if row[c] == v:
             winners[c] = 1
             need -= 1
 
@@ -412,13 +418,7 @@ def _global_winners_bytes(row, n_columns, k, min_overlap, columns_by_rank, guess
     if 2 * need <= n_tied:
         for c in range(n_columns):
             winners[c] = row[c] > v
-        for r in range(n_columns):
-            if need == 0:
-                break
-            c = columns_by_rank[r]
-            if row[c] == v:
-                winners[c] = 1
-                need -= 1
+        _ties_win_by_rank(row, n_columns, v, need, columns_by_rank, winners)
     else:
         for c in range(n_columns):
             winners[c] = row[c] >= v
