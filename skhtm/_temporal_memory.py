@@ -740,22 +740,12 @@ def infer_sequences(columns, step_start, n_steps, indptr, index_segments, segmen
             n_correct = n_active - n_bursting * cells_per_column
             for i in range(n_correct):
                 cell = active[i]
-                for k in range(indptr[cell], indptr[cell + 1]):
-                    s = index_segments[k]
-                    count = segment_count[s]
-                    if count == 0:
-                        touched[n_touched] = s
-                        n_touched += 1
-                    segment_count[s] = count + 1
+                n_touched = _count_synapses(indptr[cell], indptr[cell + 1], index_segments,
+                                            segment_count, touched, n_touched)
             for i in range(n_correct, n_active, cells_per_column):
                 first = active[i]
-                for k in range(indptr[first], indptr[first + cells_per_column]):
-                    s = index_segments[k]
-                    count = segment_count[s]
-                    if count == 0:
-                        touched[n_touched] = s
-                        n_touched += 1
-                    segment_count[s] = count + 1
+                n_touched = _count_synapses(indptr[first], indptr[first + cells_per_column],
+                                            index_segments, segment_count, touched, n_touched)
             n_next = 0
             for i in range(n_touched):
                 s = touched[i]
@@ -778,6 +768,21 @@ def infer_sequences(columns, step_start, n_steps, indptr, index_segments, segmen
                         _emit(out, seq, row, column, 1.0, pooling)
                 for i in range(n_predictive):
                     column_mark[_column(predictive[i], cells_per_column, cpc_shift)] = False
+
+
+@jit
+def _count_synapses(lo, hi, index_segments, segment_count, touched, n_touched):
+    """Count the connected synapses ``index_segments[lo:hi]`` on their segments;
+    segments counted for the first time this step join ``touched``. Returns the
+    new length of ``touched``."""
+    for k in range(lo, hi):
+        s = index_segments[k]
+        count = segment_count[s]
+        if count == 0:
+            touched[n_touched] = s
+            n_touched += 1
+        segment_count[s] = count + 1
+    return n_touched
 
 
 @jit
