@@ -401,6 +401,19 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
     def _grid(self, image_shape, shapes):
         return K.patch_grid(image_shape, shapes["patch_shape"], shapes["stride"])
 
+    def _bit_pixels(self):
+        """The patch pixel ``(row, col)`` of each bit of an encoded patch.
+
+        ndarray of int (n_patch_bits, 2). The one place that knows the bit
+        layout of :meth:`_encoded_patches` in pixel terms: :mod:`skhtm.inspection`
+        carries weights and credit from bits back to pixels through it, so a new
+        patch encoding updates this method and the backfeed follows.
+        """
+        ph, pw = self._check_params()["patch_shape"]
+        # Pixel major: the n_levels thermometer bits of pixel p are p * n_levels ...
+        pixel = np.arange(ph * pw * self.n_levels) // self.n_levels
+        return np.stack([pixel // pw, pixel % pw], axis=1)
+
     def _encoded_patches(self, images, shapes, which=None):
         """Binary patches (n, grid_rows, grid_cols, ph * pw * n_levels); only the
         patches at flat indices ``which`` (len(which), ph * pw * n_levels) if given.

@@ -10,6 +10,7 @@ import numpy as np
 
 __all__ = [
     "plot_anomaly",
+    "plot_class_pictures",
     "plot_gaze_path",
     "plot_receptive_fields",
     "plot_reconstructions",
@@ -247,3 +248,59 @@ def plot_anomaly(anomaly, *, events=None, window=None, threshold=None, ax=None,
     ax.set_ylim(-0.05, 1.05)
     ax.legend(loc="upper right", fontsize=7)
     return ax
+
+
+def plot_class_pictures(pictures, *, labels=None, image_shape=None, ncols=10, axes=None,
+                        cmap="RdBu_r"):
+    """Draw signed pictures: what a class looks for, or what supported it.
+
+    Meant for :func:`skhtm.inspection.class_pictures` and
+    :func:`skhtm.inspection.pixel_support`. Each picture gets a diverging colour
+    map centred on zero, scaled to its own largest magnitude: red pixels push
+    the class's score up, blue ones down, white ones do not matter.
+
+    Parameters
+    ----------
+    pictures : array-like of shape (n_pictures, h, w) or (n_pictures, h * w)
+    labels : list of str, default=None
+        A title per picture.
+    image_shape : tuple of int, default=None
+        ``(h, w)`` for flat pictures; ``None``: square.
+    ncols : int, default=10
+        Pictures per row of a new figure.
+    axes : array of matplotlib Axes, default=None
+        Where to draw, one per picture; ``None``: a new figure.
+    cmap : str, default="RdBu_r"
+
+    Returns
+    -------
+    axes : ndarray of matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhtm.plotting import plot_class_pictures
+    >>> pictures = np.random.RandomState(0).randn(3, 8, 8)
+    >>> axes = plot_class_pictures(pictures, labels=["a", "b", "c"])
+    >>> [ax.get_title() for ax in axes]
+    ['a', 'b', 'c']
+    """
+    pictures = np.asarray(pictures, dtype=np.float64)
+    if pictures.ndim == 3:
+        image_shape = pictures.shape[1:] if image_shape is None else image_shape
+        pictures = pictures.reshape(len(pictures), -1)
+    if pictures.ndim != 2:
+        raise ValueError(f"plot_class_pictures: pictures must be (n_pictures, h, w) or "
+                         f"(n_pictures, h * w); got shape {pictures.shape}.")
+    images = _as_images(pictures, image_shape)
+    n = len(images)
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"plot_class_pictures: {len(labels)} labels for {n} pictures.")
+    axes = _grid(n, min(ncols, n), axes, 1.1)
+    for i, (ax, image) in enumerate(zip(axes, images)):
+        # Zero stays white whatever the picture's range: the sign is the message.
+        vmax = max(float(np.abs(image).max()), 1e-12)
+        ax.imshow(image, cmap=cmap, vmin=-vmax, vmax=vmax, interpolation="nearest")
+        if labels is not None:
+            ax.set_title(str(labels[i]), fontsize=8)
+    return axes[:n]

@@ -83,6 +83,24 @@ def test_anomaly_trace(plt):
     assert ax.lines[2].get_xdata()[0] == 23                  # the event line
 
 
+def test_class_pictures_are_centred_on_zero(plt):
+    from skhtm.plotting import plot_class_pictures
+
+    pictures = np.random.RandomState(0).randn(3, 4, 6)
+    pictures[1] *= 10
+    axes = plot_class_pictures(pictures, labels=["a", "b", "c"], ncols=2)
+    assert [ax.get_title() for ax in axes] == ["a", "b", "c"]
+    for ax, picture in zip(axes, pictures):
+        image = ax.images[0]
+        np.testing.assert_allclose(image.get_array(), picture)
+        # Each picture on its own symmetric scale: zero is the middle of the colour map.
+        assert image.get_clim() == pytest.approx((-np.abs(picture).max(), np.abs(picture).max()))
+    flat = plot_class_pictures(pictures.reshape(3, -1), image_shape=(4, 6))
+    np.testing.assert_allclose(flat[2].images[0].get_array(), pictures[2])
+    with pytest.raises(ValueError, match="2 labels for 3 pictures"):
+        plot_class_pictures(pictures, labels=["a", "b"])
+
+
 def test_clear_error_without_matplotlib(monkeypatch, fitted_sp):
     import skhtm.plotting as plotting
 
@@ -90,7 +108,8 @@ def test_clear_error_without_matplotlib(monkeypatch, fitted_sp):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     for call in (lambda: plotting.plot_anomaly(np.zeros(5)),
                  lambda: plotting.plot_gaze_path(np.zeros((4, 4)), [[1, 1]]),
-                 lambda: plotting.plot_receptive_fields(fitted_sp[0], [0])):
+                 lambda: plotting.plot_receptive_fields(fitted_sp[0], [0]),
+                 lambda: plotting.plot_class_pictures(np.zeros((2, 4, 4)))):
         with pytest.raises(ImportError, match=r'pip install "skhtm\[plot\]"'):
             call()
 
