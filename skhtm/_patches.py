@@ -8,6 +8,10 @@ per-level counts of its connected synapses (:func:`column_tables`). The numpy
 functions (:func:`image_patches`, :func:`pool_regions`) cut patches and pool
 activity computed elsewhere: they encode training patches, and serve Spatial
 Poolers the fused pass does not cover.
+
+Multi-channel images (a first layer's column map, one bit per pixel and
+channel) have their own functions at the end: :func:`channel_patches`,
+:func:`bit_tables` and the fused :func:`pooled_channel_columns`.
 """
 
 import numpy as np
@@ -273,3 +277,189 @@ def pooled_patch_columns(images, by_peak, low, high, thresholds, patch_shape, st
                         out[i, base + slot_column[s]] = 1.0
                     else:
                         out[i, base + slot_column[s]] += 1.0
+
+
+# ---------------------------------------------------------------- channel input
+#
+# Images whose pixels carry ``c`` channels of activity (a column map from a first
+# layer): a bit per (pixel, channel), on where the value is > 0. The second layer
+# of a hierarchy. Kept apart from the grey-level functions above.
+
+
+def channel_patches(images, patch_shape, stride, which=None):
+    """Every ``patch_shape`` patch of each multi-channel image, as bits.
+
+    images (n, h, w, c) -> uint8 (n, grid_rows, grid_cols, ph * pw * c), pixel
+    major then channel (the layout of a flattened (ph, pw, c) patch); a bit is
+    on where the value is > 0. ``which``: flat indices into (n, grid_rows,
+    grid_cols); only those patches, as (len(which), ph * pw * c), as in
+    :func:`image_patches`.
+    """
+    windows = np.lib.stride_tricks.sliding_window_view(images, patch_shape, axis=(1, 2))
+    # sliding_window_view puts the window axes last: (n, gr, gc, c, ph, pw).
+    windows = windows[:, ::stride[0], ::stride[1]].transpose(0, 1, 2, 4, 5, 3)
+    n, gr, gc = windows.shape[:3]
+    if which is not None:
+        image, row, col = np.unravel_index(which, (n, gr, gc))
+        windows = windows[image, row, col]
+    bits = (windows > 0).view(np.uint8)
+    if which is None:
+        return bits.reshape(n, gr, gc, -1)
+    return bits.reshape(len(which), -1)
+
+
+def bit_tables(connected, rank, dtype):
+    """Connected synapses of every column to each input bit, columns in slot order.
+
+    Parameters
+    ----------
+    connected : ndarray of bool (n_columns, n_bits)
+    rank : ndarray of int (n_columns,)
+        The Spatial Pooler's tie-break priority (``column_rank_``).
+    dtype : numpy integer dtype of the overlaps
+
+    Returns
+    -------
+    tables : ndarray (n_bits, n_columns)
+        ``tables[b, s]``: 1 where the column in slot ``s`` has a connected
+        synapse to bit ``b``. A patch's overlap with every column is the sum of
+        the rows of its active bits.
+    slot_column : ndarray of int64 (n_columns,)
+        As in :func:`column_tables`: columns by decreasing rank, so the lower
+        slot wins a tie.
+    """
+    slot_column = np.argsort(-np.asarray(rank, dtype=np.int64), kind="stable")
+    tables = np.ascontiguousarray(connected[slot_column].T, dtype=dtype)
+    return tables, slot_column.astype(np.int64)
+
+
+@jit
+def _k_winners(overlaps, k, min_overlap, candidates, winners):
+    """The slots of the ``k`` highest ``overlaps`` of at least ``min_overlap``,
+    ties to the lower slot, into ``winners``; returns how many (fewer than ``k``
+    where fewer columns are eligible). Global inhibition without boosting: the
+    Spatial Pooler's transform on one input.
+    """
+    n_columns = overlaps.shape[0]
+    top = overlaps[0]
+    for s in range(n_columns):
+        top = max(top, overlaps[s])
+    if top < min_overlap:
+        return 0
+    # The overlap ``cut`` of the k-th winner and how many columns exactly at it
+    # win, by counting passes from the top down: the k-th of a few hundred
+    # overlaps lies a few values below the top.
+    cut = top
+    above = 0  # columns whose overlap is above cut
+    while True:
+        at_least = 0
+        for s in range(n_columns):
+            if overlaps[s] >= cut:
+                at_least += 1
+        if at_least >= k:
+            n_at_cut = k - above
+            break
+        if cut == min_overlap:  # fewer than k columns are eligible: all win
+            n_at_cut = at_least - above
+            break
+        above = at_least
+        cut -= 1
+    # Candidates gathered without a branch per column (one is a candidate with
+    # probability ~k / n_columns: unpredictable for the branch predictor).
+    n_candidates = 0
+    for s in range(n_columns):
+        candidates[n_candidates] = s
+        n_candidates += overlaps[s] >= cut
+    n_winners = 0
+    for c in range(n_candidates):
+        s = candidates[c]
+        if overlaps[s] == cut:
+            if n_at_cut == 0:
+                continue
+            n_at_cut -= 1
+        winners[n_winners] = s
+        n_winners += 1
+    return n_winners
+
+
+@jit
+def pooled_channel_columns(active, patch_shape, stride, tables, slot_column, k, min_overlap,
+                           row_band, col_band, n_band_cols, max_pooling, out):
+    """Pooled Spatial Pooler activity over every patch of multi-channel images.
+
+    The channel counterpart of :func:`pooled_patch_columns`: per image, the
+    active channels of each pixel are listed once; a patch's overlap with every
+    column is the sum of the table rows of its active (pixel, channel) bits, so
+    the work follows the active input (a first layer's map is 5-15% active),
+    not the ph * pw * c bits of a patch. Then the same k-winners and pooling.
+
+    Parameters
+    ----------
+    active : ndarray of bool (n_images, h, w, c)
+        Where a channel of a pixel is on.
+    patch_shape, stride : ndarray of int64 (2,)
+    tables, slot_column : from :func:`bit_tables`, bits in (ph, pw, c) order
+    k, min_overlap : int
+    row_band, col_band : ndarray of int64
+        Pooling band of each patch row / column (:func:`band_of_positions`).
+    n_band_cols : int
+        Regions along the column axis.
+    max_pooling : bool
+        Whether any patch activated a column (else how many).
+    out : ndarray of float32 (n_images, n_regions * n_columns), zeros
+        Region major: ``out[i, region * n_columns + column]``.
+    """
+    n_images, h, w, n_channels = active.shape
+    n_columns = slot_column.shape[0]
+    ph, pw = patch_shape[0], patch_shape[1]
+    grid_rows, grid_cols = row_band.shape[0], col_band.shape[0]
+    k = min(k, n_columns)
+    if k <= 0 or min_overlap > ph * pw * n_channels:
+        return
+    # The active channels of pixel p: on_channel[first_on[p]:first_on[p + 1]].
+    first_on = np.zeros(h * w + 1, dtype=np.int64)
+    on_channel = np.zeros(h * w * n_channels, dtype=np.int64)
+    overlaps = np.zeros(n_columns, dtype=tables.dtype)
+    candidates = np.zeros(n_columns + 1, dtype=np.int64)
+    winners = np.zeros(n_columns, dtype=np.int64)
+    for i in range(n_images):
+        n_on = 0
+        for y in range(h):
+            for x in range(w):
+                first_on[y * w + x] = n_on
+                for ch in range(n_channels):
+                    if active[i, y, x, ch]:
+                        on_channel[n_on] = ch
+                        n_on += 1
+        first_on[h * w] = n_on
+        if n_on == 0:
+            continue  # a blank map: no overlap, no winner anywhere
+        for gy in range(grid_rows):
+            y0 = gy * stride[0]
+            for gx in range(grid_cols):
+                x0 = gx * stride[1]
+                blank = True
+                for dy in range(ph):
+                    for dx in range(pw):
+                        p = (y0 + dy) * w + x0 + dx
+                        bit0 = (dy * pw + dx) * n_channels
+                        for a in range(first_on[p], first_on[p + 1]):
+                            row = tables[bit0 + on_channel[a]]
+                            # The first row is copied, not added: no zeroing pass.
+                            if blank:
+                                blank = False
+                                for s in range(n_columns):
+                                    overlaps[s] = row[s]
+                            else:
+                                for s in range(n_columns):
+                                    overlaps[s] += row[s]
+                if blank:
+                    continue  # no active bit: no column reaches min_overlap >= 1
+                n_winners = _k_winners(overlaps, k, min_overlap, candidates, winners)
+                base = (row_band[gy] * n_band_cols + col_band[gx]) * n_columns
+                for c in range(n_winners):
+                    column = slot_column[winners[c]]
+                    if max_pooling:
+                        out[i, base + column] = 1.0
+                    else:
+                        out[i, base + column] += 1.0

@@ -82,17 +82,18 @@ def check_binary(estimator, X):
             f"(e.g. {example!r}). " + BINARY_HINT)
 
 
-def validate_image_batch(estimator, X, *, reset, ndims, expects):
+def validate_image_batch(estimator, X, *, reset, ndims, expects, dtype=np.float64):
     """The checks every image estimator makes before looking at image shapes.
 
     X as an array of ``ndims`` dimensions (not sparse), validated flattened to
     (n_samples, n_pixels) by scikit-learn (its own messages for empty input,
     NaN / inf, dtype and n_features_in_), each error naming the estimator.
-    ``expects`` describes the accepted shapes for the error message.
+    ``expects`` describes the accepted shapes for the error message. ``dtype``
+    as in ``validate_data`` (a list keeps any dtype of it without a copy).
 
     Returns
     -------
-    flat : ndarray of float64, (n_samples, n_pixels)
+    flat : ndarray of ``dtype`` (float64 by default), (n_samples, n_pixels)
     shape : tuple, the shape of X
     """
     name = type(estimator).__name__
@@ -112,7 +113,7 @@ def validate_image_batch(estimator, X, *, reset, ndims, expects):
     n = X.shape[0]
     try:
         flat = validate_data(estimator, np.asarray(X).reshape(n, int(np.prod(X.shape[1:]))),
-                             reset=reset, dtype=np.float64)
+                             reset=reset, dtype=dtype)
     except (TypeError, ValueError) as exc:
         raise _named(estimator, exc) from exc
     return flat, tuple(X.shape)

@@ -47,6 +47,17 @@ def _draw_patches(rng, n_patches, n_draw):
             return np.sort(stream[np.sort(first)[:n_draw]])
 
 
+def _connected_synapses(sp):
+    """Dense bool (n_columns, n_inputs): the fitted Spatial Pooler's connected synapses,
+    by its own test (float32 permanences against syn_perm_connected), so both
+    agree on every permanence at the threshold."""
+    permanences = sp.permanences_.tocsr()
+    connected = np.zeros(permanences.shape, dtype=bool)
+    rows = np.repeat(np.arange(permanences.shape[0]), np.diff(permanences.indptr))
+    connected[rows, permanences.indices] = permanences.data >= sp._connected_perm()
+    return connected
+
+
 def _square_shape(n_features):
     """(side, side) when a flattened image of n_features pixels is square, else None."""
     side = int(round(np.sqrt(n_features)))
@@ -68,25 +79,37 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
     feature vector per image of ``n_regions * n_columns`` values, for a
     linear classifier; pooling buys tolerance to small shifts.
 
+    Images may also have channels, ``(h, w, c)``: activity maps such as the
+    column map of another PatchSpatialPooler, whose output reshapes to
+    ``(pool_rows, pool_cols, n_columns)``. A second pooler over that map is the
+    second layer of a hierarchy: its patches see ``ph x pw`` neighbourhoods of
+    the first layer's columns.
+
     Parameters
     ----------
     spatial_pooler : SpatialPoolerTransformer, default=None
         The pooler applied to each patch (cloned in ``fit``). ``None``:
         ``SpatialPoolerTransformer(column_shape=256, local_area_density=0.05)``.
-        Its ``input_shape`` may be set to ``(ph, pw, n_levels)`` for local
-        inhibition or potential radii inside the patch.
+        Its ``input_shape`` may be set to ``(ph, pw, n_levels)`` (``(ph, pw,
+        c)`` for multi-channel images) for local inhibition or potential radii
+        inside the patch.
     patch_shape : int or tuple of int, default=5
         Height and width of a patch in pixels.
     stride : int or tuple of int, default=1
         Pixels between neighbouring patches.
     n_levels : int, default=2
-        Thermometer bits per pixel (grey levels).
+        Thermometer bits per pixel (grey levels). Ignored for multi-channel
+        images, whose pixels have one bit per channel.
     value_range : tuple of float, default=None
         ``(low, high)`` mapped to [0, 1] before thresholding. ``None``: each
-        image divided by its own maximum (images must be non-negative).
+        image divided by its own maximum (images must be non-negative). Must be
+        ``None`` for multi-channel images.
     image_shape : tuple of int, default=None
-        ``(h, w)`` when X is flattened; ``None``: X of shape (n_samples, h, w),
-        or square flattened images.
+        ``(h, w)`` when X is flattened grey images, ``(h, w, c)`` when X is
+        flattened images of ``c`` channels (pixel major, then channel: the
+        layout of a PatchSpatialPooler's output over a ``pool_grid`` of
+        ``(h, w)`` regions). ``None``: the shape of X, (n_samples, h, w) or
+        (n_samples, h, w, c), or square flattened grey images.
     pool_grid : int or tuple of int, default=4
         Regions of the patch grid along each axis over which activity is pooled
         (1: over the whole image; the patch grid itself: no pooling).
@@ -109,11 +132,12 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
     spatial_pooler_ : SpatialPoolerTransformer
         The fitted pooler shared by all patches.
     image_shape_ : tuple of int
-        ``(h, w)`` of the images seen in ``fit``.
+        ``(h, w)``, or ``(h, w, c)`` for multi-channel images, of the images
+        seen in ``fit``.
     patch_grid_ : tuple of int
         Patch positions along each axis.
     n_features_in_ : int
-        Pixels per image.
+        Values per image (pixels times channels).
 
     See Also
     --------
@@ -134,6 +158,16 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
     local inhibition (or another transformer) is called on the patches of a
     few images at a time instead.
 
+    Multi-channel images are activity maps, not grey levels: each (pixel,
+    channel) is one bit, on where the value is > 0 (counts or 0/1 alike), and
+    a patch has ``ph * pw * c`` bits, pixel major then channel. ``n_levels``
+    does not apply, ``value_range`` must be None and negative values are
+    refused (they would mean standardised features, where "> 0" is not
+    "active"). Their compiled pass lists each image's active bits once and sums
+    one row of connected synapses per active bit of a patch, so its cost
+    follows the active part of the map (a first layer's map is ~5-20%
+    active); the winners are again exactly the Spatial Pooler's own.
+
     Examples
     --------
     >>> from sklearn.datasets import load_digits
@@ -143,6 +177,14 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
     ...                          pool_grid=2, random_state=0).fit(X[:200])
     >>> psp.transform(X[:3]).shape
     (3, 256)
+
+    A second layer over the first layer's map: 2 x 2 regions of 64 columns.
+
+    >>> layer2 = PatchSpatialPooler(SpatialPoolerTransformer(column_shape=32),
+    ...                             image_shape=(2, 2, 64), patch_shape=2, pool_grid=1,
+    ...                             random_state=0).fit(psp.transform(X[:200]))
+    >>> layer2.transform(psp.transform(X[:3])).shape
+    (3, 32)
     """
 
     _parameter_constraints = {
@@ -182,8 +224,11 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, h * w) or (n_samples, h, w)
-            Grey images, non-negative unless ``value_range`` is given.
+        X : array-like of shape (n_samples, h * w), (n_samples, h, w) or \
+(n_samples, h, w, c)
+            Grey images, non-negative unless ``value_range`` is given; or
+            multi-channel images (n_samples, h, w, c), or flattened with
+            ``image_shape=(h, w, c)``: non-negative activity maps.
         y : None
             Ignored.
 
@@ -201,7 +246,8 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, h * w) or (n_samples, h, w)
+        X : array-like of shape (n_samples, h * w), (n_samples, h, w) or \
+(n_samples, h, w, c)
         y : None
             Ignored.
 
@@ -246,7 +292,8 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, h * w) or (n_samples, h, w)
+        X : array-like of shape (n_samples, h * w), (n_samples, h, w) or \
+(n_samples, h, w, c)
 
         Returns
         -------
@@ -290,6 +337,8 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         if (type(sp) is not SpatialPoolerTransformer or not sp.global_inhibition
                 or not hasattr(sp, "_n_active")):
             return None
+        if "n_channels" in shapes:
+            return self._fused_channel_pass(shapes, image_shape)
         ph, pw = shapes["patch_shape"]
         n_pixels = ph * pw
         n_bits = n_pixels * self.n_levels
@@ -320,6 +369,30 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
             K.pooled_patch_columns(images, by_peak, low, high, thresholds, patch_shape,
                                    stride, tables, slot_column, k, min_overlap, row_band,
                                    col_band, int(pool_grid[1]), max_pooling, out)
+        return run
+
+    def _fused_channel_pass(self, shapes, image_shape):
+        """The compiled pass over multi-channel images (a bit per pixel and channel,
+        on where the value is > 0): :func:`~skhtm._patches.pooled_channel_columns`."""
+        sp = self.spatial_pooler_
+        n_bits = self._n_patch_bits(shapes)
+        dtype = np.int16 if n_bits < np.iinfo(np.int16).max else np.int32
+        tables, slot_column = K.bit_tables(_connected_synapses(sp), sp.column_rank_, dtype)
+        k = int(sp._n_active(getattr(sp, "inhibition_radius_", None)))
+        min_overlap = sp._min_overlap()
+        grid = self._grid(image_shape, shapes)
+        pool_grid = shapes["pool_grid"]
+        row_band = K.band_of_positions(grid[0], pool_grid[0])
+        col_band = K.band_of_positions(grid[1], pool_grid[1])
+        patch_shape = np.asarray(shapes["patch_shape"], dtype=np.int64)
+        stride = np.asarray(shapes["stride"], dtype=np.int64)
+        max_pooling = self.pooling == "max"
+
+        def run(images, out):
+            # Bits as bool: one compiled signature whatever the maps' dtype.
+            K.pooled_channel_columns(images > 0, patch_shape, stride, tables, slot_column, k,
+                                     min_overlap, row_band, col_band, int(pool_grid[1]),
+                                     max_pooling, out)
         return run
 
     def _chunked_pass(self, shapes):
@@ -373,7 +446,7 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         """The shape parameters as pairs of ints, and value_range checked."""
         shapes = {name: self._pair(name) for name in ("patch_shape", "stride", "pool_grid")}
         if self.image_shape is not None:
-            shapes["image_shape"] = self._pair("image_shape")
+            shapes["image_shape"] = self._image_shape()
         if self.value_range is not None:
             try:
                 vr = np.asarray(self.value_range, dtype=np.float64)
@@ -388,6 +461,10 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         """Bits per patch, refused if they are not what the fitted pooler takes."""
         n_bits = self._n_patch_bits(shapes)
         sp = self.spatial_pooler_
+        if getattr(sp, "n_features_in_", n_bits) != n_bits and "n_channels" in shapes:
+            self._fail(f"patch_shape={self.patch_shape!r} over {shapes['n_channels']} "
+                       f"channels gives {n_bits} bits per patch, but the Spatial Pooler was "
+                       f"fit on {sp.n_features_in_}; refit after changing it.")
         if getattr(sp, "n_features_in_", n_bits) != n_bits:
             self._fail(f"patch_shape={self.patch_shape!r} and n_levels={self.n_levels} give "
                        f"{n_bits} bits per patch, but the Spatial Pooler was fit on "
@@ -396,10 +473,12 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
 
     def _n_patch_bits(self, shapes):
         ph, pw = shapes["patch_shape"]
+        if "n_channels" in shapes:  # a bit per pixel and channel; n_levels does not apply
+            return ph * pw * shapes["n_channels"]
         return ph * pw * self.n_levels
 
     def _grid(self, image_shape, shapes):
-        return K.patch_grid(image_shape, shapes["patch_shape"], shapes["stride"])
+        return K.patch_grid(image_shape[:2], shapes["patch_shape"], shapes["stride"])
 
     def _bit_pixels(self):
         """The patch pixel ``(row, col)`` of each bit of an encoded patch.
@@ -421,7 +500,12 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         Patches are cut from the raw images and scaled afterwards (value by value,
         so the bits are those of the scaled image), so that a sample of patches
         never needs a scaled copy of every image.
+
+        Multi-channel images: a bit per pixel and channel (value > 0), pixel major
+        then channel, (..., ph * pw * c).
         """
+        if "n_channels" in shapes:
+            return K.channel_patches(images, shapes["patch_shape"], shapes["stride"], which)
         patches = K.image_patches(images, shapes["patch_shape"], shapes["stride"], which)
         if self.value_range is None:
             peak = images.max(axis=(1, 2))
@@ -437,36 +521,88 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
             scaled = np.clip((patches - low) / (high - low), 0.0, 1.0)
         return grey_bits(scaled, self.n_levels, "thermometer")
 
+    def _image_shape(self):
+        """``image_shape`` as (h, w) or (h, w, channels) of positive ints."""
+        value = self.image_shape
+        if isinstance(value, Integral) and not isinstance(value, bool):
+            return self._pair("image_shape")
+        try:
+            items = list(value)
+        except TypeError:
+            items = []
+        if len(items) != 3:
+            return self._pair("image_shape")
+        if not all(isinstance(v, Integral) and not isinstance(v, bool) for v in items):
+            self._fail(f"image_shape must be an int or a pair of ints (h, w), or (h, w, "
+                       f"channels) for multi-channel images; got {value!r}.")
+        if min(items) < 1:
+            self._fail(f"image_shape must be at least 1 along each axis; got {value!r}.")
+        return tuple(int(v) for v in items)
+
+    def _fitted_shape_mismatch(self, shape):
+        """Raise: images of ``shape`` are not those the pooler was fit on."""
+        fitted = self.image_shape_
+        if len(shape) == 3 and len(fitted) == 3 and shape[:2] == fitted[:2]:
+            self._fail(f"X has {shape[2]} channels per pixel, but the pooler was fit on "
+                       f"{fitted[2]}; refit to change the channels.")
+        self._fail(f"X has images of shape {shape}, but the pooler was fit on {fitted}.")
+
     def _validate_images(self, X, shapes, *, reset):
-        """X as float64 images (n_samples, h, w), with errors naming the estimator."""
+        """X as images (n_samples, h, w) of float64, or (n_samples, h, w, c) of
+        float32 or float64 for multi-channel input, with errors naming the
+        estimator. Records the channels of multi-channel images in
+        ``shapes["n_channels"]``."""
+        given = shapes.get("image_shape")
+        x_ndim = len(X.shape) if hasattr(X, "shape") else np.ndim(X)
+        channels = x_ndim == 4 or (given is not None and len(given) == 3)
+        if channels and not reset and hasattr(self, "image_shape_"):
+            # A changed channel count would otherwise surface as a bare
+            # n_features_in_ mismatch.
+            shape = tuple(X.shape[1:]) if x_ndim == 4 and hasattr(X, "shape") else given
+            if shape is not None and len(shape) == 3 and shape != self.image_shape_:
+                self._fitted_shape_mismatch(shape)
         flat, x_shape = validate_image_batch(
-            self, X, reset=reset, ndims=(2, 3),
-            expects="images (n_samples, h * w) or (n_samples, h, w)")
+            self, X, reset=reset, ndims=(2, 3, 4),
+            expects="images (n_samples, h * w), (n_samples, h, w) or (n_samples, h, w, "
+                    "channels)",
+            # Activity maps are only compared with 0: float32 (a first layer's
+            # output) is kept as it is, without a float64 copy.
+            dtype=[np.float32, np.float64] if channels else np.float64)
         ndim, n = len(x_shape), x_shape[0]
-        if "image_shape" in shapes:
-            shape = shapes["image_shape"]
-            if ndim == 3 and shape != tuple(x_shape[1:]):
+        if given is not None:
+            shape = given
+            if ndim > 2 and shape != tuple(x_shape[1:]):
                 self._fail(f"image_shape={self.image_shape!r} does not match the images of X, "
                            f"{tuple(x_shape[1:])}.")
-        elif ndim == 3:
+        elif ndim > 2:
             shape = tuple(x_shape[1:])
         else:
             shape = _square_shape(flat.shape[1])
             if shape is None:
                 self._fail(f"X has {flat.shape[1]} features per sample, which is not a square "
-                           "image; pass image_shape=(h, w) or X of shape (n_samples, h, w).")
-        if shape[0] * shape[1] != flat.shape[1]:
+                           "image; pass image_shape=(h, w) (or (h, w, channels)) or X of shape "
+                           "(n_samples, h, w) (or (n_samples, h, w, channels)).")
+        if int(np.prod(shape)) != flat.shape[1]:
             self._fail(f"X has {flat.shape[1]} features per sample, but image_shape={shape} "
-                       f"has {shape[0] * shape[1]}.")
+                       f"has {int(np.prod(shape))}.")
         if not reset and shape != self.image_shape_:
-            self._fail(f"X has images of shape {shape}, but the pooler was fit on "
-                       f"{self.image_shape_}.")
-        if self.value_range is None and flat.size and flat.min() < 0:
+            self._fitted_shape_mismatch(shape)
+        if channels:
+            if self.value_range is not None:
+                self._fail(f"value_range={self.value_range!r} does not apply to multi-channel "
+                           "images (a bit is on where a value is > 0); leave it None.")
+            if flat.size and flat.min() < 0:
+                # Negative values mean standardised features (e.g. a StandardScaler's
+                # output), where "> 0" would silently read "above the mean".
+                self._fail("Negative values in data: multi-channel images are activity maps "
+                           "(a bit is on where a value is > 0) and must be non-negative.")
+            shapes["n_channels"] = shape[2]
+        elif self.value_range is None and flat.size and flat.min() < 0:
             self._fail("Negative values in data: images must be non-negative (or pass "
                        "value_range=(low, high)).")
         ph, pw = shapes["patch_shape"]
         if ph > shape[0] or pw > shape[1]:
-            self._fail(f"the patch ({ph}, {pw}) is larger than the images {shape}.")
+            self._fail(f"the patch ({ph}, {pw}) is larger than the images {shape[:2]}.")
         grid = self._grid(shape, shapes)
         pg = shapes["pool_grid"]
         if pg[0] > grid[0] or pg[1] > grid[1]:
