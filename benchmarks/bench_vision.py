@@ -1,15 +1,19 @@
 """skhtm pipelines against CNN-free baselines on images and video.
 
-One command runs the suite and writes benchmarks/results/vision[_quick].{md,csv,json}
-and vision[_quick].png:
+One command runs every dataset with every pipeline and writes
+benchmarks/results/vision[_quick].{md,csv,json} and vision[_quick].png:
 
-    python benchmarks/bench_vision.py            # full mode, several hours on 2 cores
-    python benchmarks/bench_vision.py --quick    # small subsets, ~30 min on 2 loaded cores
-    python benchmarks/bench_vision.py --datasets digits,moving
+    python benchmarks/bench_vision.py            # everything, full size: ~12 h on 2 cores
+    python benchmarks/bench_vision.py --quick    # small subsets: ~45 min
+    python benchmarks/bench_vision.py --datasets digits,moving --pipelines "SVC rbf,kNN"
 
-Measured parts of the full mode (2 shared cores): Fashion-MNIST's four patch SPs 30 min and
-17.5 GB peak (60,000 images); moving digits, every pipeline, ~50 min. Quick mode: digits 3 min,
-Fashion-MNIST 25 min (the saccade + TM pipeline 14 of them), moving 3.5 min.
+Run times on 2 shared cores: measured, the quick digits (4.4 min) and the full
+moving-digit videos (~50 min, the search and fit times in vision.json);
+extrapolated from the quick rows (time linear in the training images, SVC's
+quadratic), full Fashion-MNIST ~7 h and translated ~3-4 h, of which the
+"saccades + SP + TM + LR" rows (the Temporal Memory learning every training
+image's glimpses) take ~4.5 h and ~1.5 h. The recipe's largest peak memory is
+on full Fashion-MNIST (17,343 MiB in benchmarks/results/patch_speed_full.json).
 
 Datasets: scikit-learn's bundled ``digits``; ``fashion`` (Fashion-MNIST, 60k/10k,
 from skhtm.datasets); ``translated`` (Fashion-MNIST images at random positions
@@ -19,7 +23,17 @@ videos labelled by digit x direction, skhtm.datasets.make_moving_digits).
 Every pipeline's hyper-parameters are chosen by GridSearchCV on the training
 set only (on a subset of ``search_n`` training samples where the set is large),
 then the best is refit on the whole training set and scored once on the test
-set. Reported: test accuracy, search and refit time, predict time per sample.
+set. Each pipeline's search, fit and predict run in a process of their own
+(spawned, benchmarks/_child.py), whose peak resident memory is reported beside
+the accuracy, search and refit time and predict time per sample. A pipeline
+that fails (or is killed for lack of memory) is reported as failed and the
+run goes on. The still-image rows include ``skhtm.recipes.image_classifier``
+(the recipe as it is, no search) and HOG + SVM baselines (scikit-image's
+``hog``; without scikit-image those rows are skipped with a note).
+
+The json keeps the whole run's wall time (``run``) and each dataset's; rows of
+other datasets or pipelines from earlier runs are kept (merged at each save),
+rows of pipelines this script no longer defines are dropped.
 """
 
 import argparse
@@ -27,8 +41,10 @@ import csv
 import json
 import os
 import platform
+import shlex
 import sys
 import time
+from datetime import datetime, timezone
 
 import numpy as np
 from sklearn.datasets import load_digits
@@ -51,6 +67,11 @@ from skhtm import (
     ThermometerEncoder,
 )
 from skhtm.datasets import fetch_fashion_mnist, make_moving_digits, make_translated
+from skhtm.recipes import image_classifier
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _child import run_in_child  # noqa: E402
+from _hog import SKIMAGE_MISSING, have_skimage, hog_svm_pipelines  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -68,17 +89,12 @@ ANCHORS = [
 NO_LEARNING = dict(syn_perm_connected=0.5, syn_perm_active_inc=0.0, syn_perm_inactive_dec=0.0,
                    batch_size=512)
 
+# Rows that need scikit-image (skipped with a note without it).
+NEEDS_SKIMAGE = ("HOG + LinearSVC", "HOG + SVC rbf")
+
 
 def scaled_to_unit(X):
     return np.asarray(X, dtype=np.float64) / 255.0
-
-
-def sqrt_counts(X):
-    """Square root of pooled activity counts, in place: the variance-stabilising
-    transform for counts, which a linear read-out prefers (+0.2-0.5 points on a
-    5,000-image Fashion-MNIST validation split). In place because 60,000 images give ~9 GB of
-    float32 features; the array is the fresh output of the step before."""
-    return np.sqrt(X, out=X)
 
 
 def flat_frames(X):
@@ -93,7 +109,7 @@ def data_digits(quick):
     X = X * (255.0 / 16.0)  # the 0-255 scale of the other datasets
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0,
                                                         stratify=y)
-    return X_train, y_train, X_test, y_test, dict(kind="image", side=8)
+    return X_train, y_train, X_test, y_test
 
 
 def data_fashion(quick):
@@ -102,7 +118,7 @@ def data_fashion(quick):
     if quick:
         X_train, y_train, X_test, y_test = X_train[:3000], y_train[:3000], X_test[:1000], \
             y_test[:1000]
-    return X_train, y_train, X_test, y_test, dict(kind="image", side=28)
+    return X_train, y_train, X_test, y_test
 
 
 def data_translated(quick):
@@ -111,8 +127,7 @@ def data_translated(quick):
     X_test, y_test = fetch_fashion_mnist(subset="test", return_X_y=True)
     A = make_translated(X_train[:n_train], 60, image_shape=(28, 28), random_state=0)
     B = make_translated(X_test[:n_test], 60, image_shape=(28, 28), random_state=1)
-    return (A.reshape(n_train, -1), y_train[:n_train], B.reshape(n_test, -1), y_test[:n_test],
-            dict(kind="translated", side=60))
+    return A.reshape(n_train, -1), y_train[:n_train], B.reshape(n_test, -1), y_test[:n_test]
 
 
 def data_moving(quick):
@@ -128,11 +143,16 @@ def data_moving(quick):
                                           image_labels=digits.target[train], random_state=0, **kw)
     X_test, y_test = make_moving_digits(n_test, images=images[test],
                                         image_labels=digits.target[test], random_state=1, **kw)
-    return X_train, y_train, X_test, y_test, dict(kind="video", side=24, n_directions=4)
+    return X_train, y_train, X_test, y_test
 
 
-DATASETS = {"digits": data_digits, "fashion": data_fashion, "translated": data_translated,
-            "moving": data_moving}
+# name -> (loader, what the pipelines need to know about the data)
+DATASETS = {
+    "digits": (data_digits, dict(kind="image", side=8)),
+    "fashion": (data_fashion, dict(kind="image", side=28)),
+    "translated": (data_translated, dict(kind="translated", side=60)),
+    "moving": (data_moving, dict(kind="video", side=24, n_directions=4)),
+}
 
 
 # ------------------------------------------------------------------ pipelines
@@ -175,19 +195,10 @@ def image_pipelines(meta, quick):
                                pool_grid=6 if big else 3, random_state=0),
             StandardScaler(), lr(0.1)),
             {"patchspatialpooler__pool_grid": [4, 6] if big else [2, 3]}),
-        # Four patch poolers side by side: two seeds of 3x3 patches, 4x4 and 5x5
-        # (on a Fashion-MNIST validation split: 88.6% against 87.0% for one, 10k images).
-        # Each branch scaled on its own (the same per-feature scaling as after the union):
-        # StandardScaler's float64 temporaries over all 36,864 features of 60,000 images
-        # would need 18 GB on top of the features.
-        "4 patch SPs + pooling + LR": ("skhtm", make_pipeline(
-            make_union(*(make_pipeline(
-                PatchSpatialPooler(sp(patch_cols, 0.05 if big else 0.1, n_jobs=2, **NO_LEARNING),
-                                   patch_shape=ps, n_levels=lv, pool_grid=6 if big else 3,
-                                   random_state=seed, n_jobs=2),
-                FunctionTransformer(sqrt_counts), StandardScaler(copy=False))
-                for seed, ps, lv in ((0, 3, 4), (1, 3, 4), (2, 4, 3), (3, 5, 3)))),
-            lr(0.1)), {"logisticregression__C": [0.1]}),
+        # skhtm's still-image recipe as it is: its configuration was chosen on validation
+        # splits of the training set (skhtm/recipes.py), so nothing is searched here.
+        "recipe: image_classifier": ("skhtm", image_classifier(
+            (meta["side"], meta["side"]), random_state=0, n_jobs=2), {}),
         "saccades + SP + TM + LR": ("skhtm", make_pipeline(
             SaccadeEncoder(**glimpse, image_shape=(meta["side"], meta["side"])),
             sp(cols if big else 128, 0.05 if big else 0.08, **NO_LEARNING),
@@ -213,6 +224,8 @@ def image_pipelines(meta, quick):
             FunctionTransformer(scaled_to_unit), PCA(n_components=50, random_state=0), SVC()),
             {"svc__C": [1.0, 10.0]}),
     }
+    for name, (est, grid) in hog_svm_pipelines(meta["side"]).items():
+        P[name] = ("baseline", est, grid)
     return P
 
 
@@ -284,6 +297,17 @@ def video_pipelines(meta, quick):
 
 # ------------------------------------------------------------------ running
 
+def pipelines_for(dataset, quick=False):
+    """name -> (family, estimator, param grid) of one dataset."""
+    meta = DATASETS[dataset][1]
+    return (video_pipelines if meta["kind"] == "video" else image_pipelines)(meta, quick)
+
+
+def search_settings(quick):
+    """(samples the grid search sees at most, folds)."""
+    return (2000, 2) if quick else (10000, 3)
+
+
 def run_one(estimator, grid, data, search_n, cv):
     X_train, y_train, X_test, y_test = data
     n = min(search_n, len(X_train))
@@ -299,6 +323,9 @@ def run_one(estimator, grid, data, search_n, cv):
     t0 = time.perf_counter()
     best.fit(X_train, y_train)
     fit_s = time.perf_counter() - t0
+    # One image first: a new process loads the compiled kernels on its first call
+    # (~1 s), which is not the per-image cost.
+    best.predict(X_test[:1])
     t0 = time.perf_counter()
     pred = best.predict(X_test)
     predict_us = (time.perf_counter() - t0) / len(X_test) * 1e6
@@ -308,75 +335,127 @@ def run_one(estimator, grid, data, search_n, cv):
                 pred=pred)
 
 
-def main():
+def task(dataset, pipeline, quick):
+    """One row: load the data, search, refit and score one pipeline (in a child process)."""
+    loader, meta = DATASETS[dataset]
+    X_train, y_train, X_test, y_test = loader(quick)
+    family, est, grid = pipelines_for(dataset, quick)[pipeline]
+    search_n, cv = search_settings(quick)
+    r = run_one(est, grid, (X_train, y_train, X_test, y_test), search_n, cv)
+    pred = r.pop("pred")
+    if meta["kind"] == "video":
+        k = meta["n_directions"]
+        r["digit_accuracy"] = float(np.mean(pred // k == y_test // k))
+        r["direction_accuracy"] = float(np.mean(pred % k == y_test % k))
+        # With 4 directions, the axis (horizontal / vertical) and, where the axis is
+        # right, the sense along it: order-free features can only guess the sense.
+        axis_ok = (pred % k) % (k // 2) == (y_test % k) % (k // 2)
+        r["axis_accuracy"] = float(np.mean(axis_ok))
+        r["sense_given_axis_accuracy"] = float(np.mean(pred[axis_ok] % k
+                                                       == y_test[axis_ok] % k))
+    r["family"] = family
+    r["loadavg"] = [round(v, 2) for v in os.getloadavg()]
+    return r, dict(n_train=len(X_train), n_test=len(X_test), search_n=search_n)
+
+
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--datasets", default="digits,fashion,translated,moving")
+    parser.add_argument("--quick", action="store_true", help="small subsets")
+    parser.add_argument("--datasets", default=",".join(DATASETS),
+                        help="comma-separated, from " + ", ".join(DATASETS))
     parser.add_argument("--pipelines", default=None,
                         help="comma-separated names (default: all that apply)")
-    args = parser.parse_args()
-    suffix = "_quick" if args.quick else ""
-    res = {"datasets": {}}  # this run's results, merged into the saved ones by save()
-    wanted = args.pipelines.split(",") if args.pipelines else None
-    for name in args.datasets.split(","):
+    parser.add_argument("--results-dir", default=RESULTS,
+                        help="where the results are written (default: benchmarks/results)")
+    args = parser.parse_args(argv)
+    datasets = args.datasets.split(",")
+    for name in datasets:
         if name not in DATASETS:
             parser.error(f"unknown dataset {name!r}; choose from {sorted(DATASETS)}")
-        X_train, y_train, X_test, y_test, meta = DATASETS[name](args.quick)
-        search_n = 2000 if args.quick else 10000
-        pipes = (video_pipelines if meta["kind"] == "video" else image_pipelines)(
-            meta, args.quick)
-        entry = res["datasets"].setdefault(name, {})
-        entry.update(n_train=len(X_train), n_test=len(X_test), search_n=search_n)
-        rows = entry.setdefault("rows", {})
-        for pname, (family, est, grid) in pipes.items():
+    wanted = args.pipelines.split(",") if args.pipelines else None
+    if wanted:
+        known = {p for d in datasets for p in pipelines_for(d, args.quick)}
+        unknown = [p for p in wanted if p not in known]
+        if unknown:
+            parser.error(f"unknown pipelines {unknown} for datasets {datasets}; "
+                         f"choose from {sorted(known)}")
+    suffix = "_quick" if args.quick else ""
+    command = shlex.join(["python", "benchmarks/bench_vision.py",
+                          *(sys.argv[1:] if argv is None else argv)])
+    started = time.perf_counter()
+    # This run's results, merged into the saved ones by save().
+    res = {"datasets": {}, "run": dict(command=command, finished=False, wall_s=0.0,
+                                       started=datetime.now(timezone.utc).isoformat(
+                                           timespec="seconds"))}
+    if not have_skimage():
+        print(SKIMAGE_MISSING, file=sys.stderr)
+    for name in datasets:
+        entry = res["datasets"].setdefault(name, {"rows": {}})
+        dataset_started = time.perf_counter()
+        for pname in pipelines_for(name, args.quick):
             if wanted and pname not in wanted:
                 continue
-            r = run_one(est, grid, (X_train, y_train, X_test, y_test), search_n,
-                        cv=2 if args.quick else 3)
-            pred = r.pop("pred")
-            if meta["kind"] == "video":
-                k = meta["n_directions"]
-                r["digit_accuracy"] = float(np.mean(pred // k == y_test // k))
-                r["direction_accuracy"] = float(np.mean(pred % k == y_test % k))
-                # With 4 directions, the axis (horizontal / vertical) and, where the axis is
-                # right, the sense along it: order-free features can only guess the sense.
-                axis_ok = (pred % k) % (k // 2) == (y_test % k) % (k // 2)
-                r["axis_accuracy"] = float(np.mean(axis_ok))
-                r["sense_given_axis_accuracy"] = float(np.mean(pred[axis_ok] % k
-                                                               == y_test[axis_ok] % k))
-            r["family"] = family
-            rows[pname] = r
-            print(f"{name:10s} {pname:28s} {r['accuracy']:.4f}  (search {r['search_s']:.0f} s, "
-                  f"fit {r['fit_s']:.0f} s)", flush=True)
-            save(res, args, suffix)
-    save(res, args, suffix)
+            if pname in NEEDS_SKIMAGE and not have_skimage():
+                print(f"{name:10s} {pname:28s} skipped: scikit-image not installed", flush=True)
+                continue
+            try:
+                (r, sizes), memory = run_in_child(task, name, pname, args.quick)
+                r.update(memory)
+                entry.update(sizes)
+                print(f"{name:10s} {pname:28s} {r['accuracy']:.4f}  (search "
+                      f"{r['search_s']:.0f} s, fit {r['fit_s']:.0f} s, peak "
+                      f"{r['peak_rss_mib']:.0f} MiB)", flush=True)
+            except Exception as exc:  # a failed or killed pipeline is a result too
+                r = {"error": f"{type(exc).__name__}: {exc}"[:300],
+                     "family": pipelines_for(name, args.quick)[pname][0]}
+                print(f"{name:10s} {pname:28s} FAILED {r['error']}", flush=True)
+            entry["rows"][pname] = r
+            entry["wall_s"] = time.perf_counter() - dataset_started
+            res["run"]["wall_s"] = time.perf_counter() - started
+            save(res, args.results_dir, suffix, args.quick)
+    res["run"].update(finished=True, wall_s=time.perf_counter() - started)
+    save(res, args.results_dir, suffix, args.quick)
+    print(f"wall time {format_duration(res['run']['wall_s'])}")
 
 
-def save(new, args, suffix):
+def save(new, results_dir, suffix, quick):
     """Merge this run's rows into the saved results and rewrite every output.
 
     The saved json is read again at each save, so runs of different datasets or
     pipelines (even at the same time) keep each other's rows.
     """
-    os.makedirs(RESULTS, exist_ok=True)
-    path_json = os.path.join(RESULTS, f"vision{suffix}.json")
+    os.makedirs(results_dir, exist_ok=True)
+    path_json = os.path.join(results_dir, f"vision{suffix}.json")
     res = {}
     if os.path.exists(path_json):
         with open(path_json) as f:
             res = json.load(f)
     res["machine"] = (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                       f"Python {platform.python_version()}")
+    res["run"] = new["run"]
+    res["anchors"] = [dict(zip(("what", "dataset", "accuracy", "source"), a)) for a in ANCHORS]
     for d, entry in new["datasets"].items():
+        if not entry["rows"]:
+            continue
         saved = res.setdefault("datasets", {}).setdefault(d, {})
         rows = {**saved.get("rows", {}), **entry["rows"]}
         saved.update(entry)
         saved["rows"] = rows
+    for d, entry in res.get("datasets", {}).items():
+        # Rows of pipelines this script no longer defines would be read as results
+        # of the current code.
+        current = pipelines_for(d, quick) if d in DATASETS else {}
+        for p in [p for p in entry["rows"] if p not in current]:
+            print(f"dropping the saved row {d} / {p!r}: no longer a pipeline of this script",
+                  file=sys.stderr)
+            del entry["rows"][p]
     with open(path_json, "w") as f:
         json.dump(res, f, indent=1)
     fields = ["dataset", "pipeline", "family", "accuracy", "digit_accuracy",
               "direction_accuracy", "axis_accuracy", "sense_given_axis_accuracy", "cv_score",
-              "search_s", "fit_s", "predict_us", "best_params"]
-    with open(os.path.join(RESULTS, f"vision{suffix}.csv"), "w", newline="") as f:
+              "search_s", "fit_s", "predict_us", "peak_rss_mib", "start_rss_mib", "best_params",
+              "error"]
+    with open(os.path.join(results_dir, f"vision{suffix}.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         for d, entry in res["datasets"].items():
@@ -384,25 +463,55 @@ def save(new, args, suffix):
                 w.writerow({"dataset": d, "pipeline": p,
                             **{k: (json.dumps(v) if k == "best_params" else v)
                                for k, v in r.items() if k in fields}})
-    with open(os.path.join(RESULTS, f"vision{suffix}.md"), "w") as f:
-        f.write(markdown(res, args))
-    figure(res, os.path.join(RESULTS, f"vision{suffix}.png"))
+    with open(os.path.join(results_dir, f"vision{suffix}.md"), "w") as f:
+        f.write(markdown(res, quick))
+    figure(res, os.path.join(results_dir, f"vision{suffix}.png"))
 
 
-def markdown(res, args):
-    cmd = f"python benchmarks/bench_vision.py{' --quick' if args.quick else ''}"
-    L = [f"# skhtm against CNN-free baselines{' (quick)' if args.quick else ''}", "",
-         f"{res['machine']}. `{cmd}`. Hyper-parameters by GridSearchCV on (a subset of) the "
-         "training set; test accuracy of the refit best.", ""]
+def format_duration(seconds):
+    seconds = float(seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    return f"{int(seconds // 3600)} h {seconds % 3600 / 60:02.0f} min"
+
+
+def _fmt(r, key, spec, missing="-"):
+    v = r.get(key)
+    return missing if v is None else format(v, spec)
+
+
+def markdown(res, quick):
+    suffix = "_quick" if quick else ""
+    run = res.get("run", {})
+    state = "finished" if run.get("finished") else "interrupted or still running"
+    L = [f"# skhtm against CNN-free baselines{' (quick)' if quick else ''}", "",
+         f"{res['machine']}. Hyper-parameters by GridSearchCV on (a subset of) the training "
+         "set; test accuracy of the refit best. Each pipeline ran in its own process: "
+         "*peak RSS* is that process's peak resident memory (the data, the model and the "
+         "interpreter: *start* is its peak before the pipeline began). Predict time after one "
+         "warm-up image.", ""]
+    if run:
+        L += [f"Last run: `{run['command']}`, started {run['started']}, wall time "
+              f"{format_duration(run['wall_s'])} ({state}). Rows of datasets or pipelines "
+              "it did not run come from earlier runs: each dataset's heading gives the wall "
+              "time of its last run.", ""]
     for d, entry in res["datasets"].items():
-        video = any("direction_accuracy" in r for r in entry["rows"].values())
-        L += [f"## {d} (train {entry['n_train']}, test {entry['n_test']}, search on "
-              f"{min(entry['search_n'], entry['n_train'])})", ""]
+        rows = entry["rows"]
+        video = any("direction_accuracy" in r for r in rows.values())
+        wall = f", wall time {format_duration(entry['wall_s'])}" if "wall_s" in entry else ""
+        L += [f"## {d} (train {entry.get('n_train', '?')}, test {entry.get('n_test', '?')}, "
+              f"search on {min(entry.get('search_n', 0), entry.get('n_train', 0))}{wall})", ""]
         head = "| pipeline | | test accuracy |" + (
             " digit | direction | axis | sense given axis |" if video else "")
-        L += [head + " search (s) | fit (s) | predict (us/sample) | best parameters |",
-              "|---|---|---|" + ("---|---|---|---|" if video else "") + "---|---|---|---|"]
-        for p, r in sorted(entry["rows"].items(), key=lambda kv: -kv[1]["accuracy"]):
+        L += [head + " search (s) | fit (s) | predict (us/sample) | peak RSS (MiB) | start "
+              "(MiB) | best parameters |",
+              "|---|---|---|" + ("---|---|---|---|" if video else "") + "---|---|---|---|---|---|"]
+        for p, r in sorted(rows.items(), key=lambda kv: -kv[1].get("accuracy", -1.0)):
+            if "error" in r:
+                L.append(f"| {p} | {r['family']} | failed: {r['error']} |")
+                continue
             extra = (f" {r['digit_accuracy']:.2%} | {r['direction_accuracy']:.2%} |"
                      f" {r.get('axis_accuracy', float('nan')):.2%} |"
                      f" {r.get('sense_given_axis_accuracy', float('nan')):.2%} |"
@@ -410,8 +519,13 @@ def markdown(res, args):
             params = ", ".join(f"{k.split('__')[-1]}={v}" for k, v in r["best_params"].items())
             L.append(f"| {p} | {r['family']} | {r['accuracy']:.2%} |{extra} "
                      f"{r['search_s']:.0f} | {r['fit_s']:.0f} | {r['predict_us']:.0f} | "
-                     f"{params} |")
+                     f"{_fmt(r, 'peak_rss_mib', ',.0f')} | {_fmt(r, 'start_rss_mib', ',.0f')} | "
+                     f"{params or '(as built)'} |")
         L.append("")
+        if any("accuracy" in r and "peak_rss_mib" not in r for r in rows.values()):
+            L += ["Rows without a peak RSS come from a run before each pipeline had a process "
+                  "of its own (and their predict time includes the first call's loading of "
+                  "the compiled kernels).", ""]
         if video:
             L += ["Labels are digit x direction (40 classes; chance 2.5%). Train and test videos "
                   "move disjoint digit images. Direction has 4 values (right, up, left, down): "
@@ -420,9 +534,9 @@ def markdown(res, args):
                   "the axis and then guess the sense: chance on direction is 50% for them, "
                   "and \"sense given axis\" (direction accuracy among videos whose axis is "
                   "right) is the part only order can tell, chance 50%.", ""]
-    L += ["## Published anchors", "", "| | dataset | accuracy | source |", "|---|---|---|---|"]
+    L += ["## Published anchors", "", "Published figures, not measured here.", "",
+          "| | dataset | accuracy | source |", "|---|---|---|---|"]
     L += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in ANCHORS]
-    suffix = "_quick" if args.quick else ""
     L += ["", f"![accuracy per dataset](vision{suffix}.png)", ""]
     return "\n".join(L)
 
@@ -438,7 +552,8 @@ def figure(res, path):
     names = list(res["datasets"])
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), squeeze=False)
     for ax, d in zip(axes[0], names):
-        rows = sorted(res["datasets"][d]["rows"].items(), key=lambda kv: kv[1]["accuracy"])
+        rows = sorted(((p, r) for p, r in res["datasets"][d]["rows"].items() if "accuracy" in r),
+                      key=lambda kv: kv[1]["accuracy"])
         colours = ["tab:blue" if r["family"] == "skhtm" else "tab:grey" for _, r in rows]
         ax.barh([p for p, _ in rows], [100 * r["accuracy"] for _, r in rows], color=colours)
         ax.set_title(d)

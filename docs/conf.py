@@ -11,7 +11,6 @@ the build in either mode.
 """
 
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -89,29 +88,3 @@ sphinx_gallery_conf = {
     "show_memory": False,
 }
 
-
-def _vision_results():
-    """The full vision benchmark table when it has been run, else the quick one."""
-    results = ROOT / "benchmarks" / "results"
-    for name in ("vision.md", "vision_quick.md"):
-        if (results / name).exists():
-            return name
-    return None
-
-
-def _fill_results(app, docname, source):
-    # results.md includes the benchmark scripts' own tables, so that the page
-    # follows them when the benchmarks are rerun.
-    if docname != "results":
-        return
-    vision = _vision_results()
-    if vision is None:
-        block = re.compile(r"```\{include\} \.\./benchmarks/results/@VISION@\n.*?```", re.S)
-        source[0] = block.sub("No vision benchmark results yet: run "
-                              "`benchmarks/bench_vision.py`.", source[0])
-    else:
-        source[0] = source[0].replace("@VISION@", vision)
-
-
-def setup(app):
-    app.connect("source-read", _fill_results)
