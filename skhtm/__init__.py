@@ -8,9 +8,11 @@ from .pooling import SequencePooler
 from .saccades import SaccadeEncoder
 from .spatial_pooler import SpatialPoolerTransformer
 from .temporal_memory import TemporalMemoryTransformer
+from .union import PooledFeatureUnion
 
 __all__ = [
     "PatchSpatialPooler",
+    "PooledFeatureUnion",
     "SaccadeEncoder",
     "SequencePooler",
     "SpatialPoolerTransformer",
