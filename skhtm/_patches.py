@@ -114,6 +114,74 @@ def band_of_positions(n_positions, n_regions):
 
 
 @jit
+def _count_winners(winners, n_winners, out_row, base, max_pooling):
+    """Add the first ``n_winners`` columns of ``winners`` into ``out_row`` at ``base``."""
+    for c in range(n_winners):
+        if max_pooling:
+            out_row[base + winners[c]] = 1.0
+        else:
+            out_row[base + winners[c]] += 1.0
+
+
+@jit
+def _pool_k_winners(overlaps, k, min_overlap, slot_column, candidates, winners, out_row, base,
+                    max_pooling):
+    """The Spatial Pooler's global inhibition on one patch's ``overlaps`` (slot order),
+    its winners counted into ``out_row`` at ``base``.
+
+    The ``k`` columns of highest overlap among those with overlap >= ``min_overlap``,
+    ties to the lower slot (the higher ``column_rank_``); their columns are written
+    to ``winners`` and their number returned (0 when none reaches ``min_overlap``).
+    """
+    n_columns = overlaps.shape[0]
+    # k-winners: the overlap ``cut`` of the k-th winner, and how many of the
+    # columns at exactly ``cut`` win (the first ``n_at_cut`` slots). Counting
+    # passes from the top overlap down: each is one vectorised loop, and the
+    # k-th of a few hundred overlaps lies a few values below the top.
+    top = overlaps[0]
+    for s in range(n_columns):
+        top = max(top, overlaps[s])
+    if top < min_overlap:
+        return 0
+    cut = top
+    above = 0  # columns whose overlap is above cut
+    while True:
+        at_least = 0
+        for s in range(n_columns):
+            if overlaps[s] >= cut:
+                at_least += 1
+        if at_least >= k:
+            n_at_cut = k - above
+            break
+        if cut == min_overlap:  # fewer than k columns are eligible: all win
+            n_at_cut = at_least - above
+            break
+        above = at_least
+        cut -= 1
+    # The winners: every candidate (overlap >= cut) above the cut, and the
+    # first n_at_cut at it. Candidates are gathered without a branch per
+    # column (a column is one with probability ~k / n_columns: unpredictable).
+    n_candidates = 0
+    for s in range(n_columns):
+        candidates[n_candidates] = s
+        n_candidates += overlaps[s] >= cut
+    n_winners = 0
+    for c in range(n_candidates):
+        s = candidates[c]
+        if overlaps[s] == cut:
+            if n_at_cut == 0:
+                continue
+            n_at_cut -= 1
+        winners[n_winners] = slot_column[s]
+        n_winners += 1
+        if max_pooling:
+            out_row[base + slot_column[s]] = 1.0
+        else:
+            out_row[base + slot_column[s]] += 1.0
+    return n_winners
+
+
+@jit
 def grey_levels(image, by_peak, low, high, thresholds, levels):
     """Thermometer level (bits on, 0 .. n_levels) of each pixel of one image.
 
@@ -206,11 +274,7 @@ def pooled_patch_columns(images, by_peak, low, high, thresholds, patch_shape, st
                             same = False
                             break
                 if same:
-                    for c in range(n_winners):
-                        if max_pooling:
-                            out[i, base + winners[c]] = 1.0
-                        else:
-                            out[i, base + winners[c]] += 1.0
+                    _count_winners(winners, n_winners, out[i], base, max_pooling)
                     continue
                 n_winners = 0
                 # Overlap: one table row per pixel; a pixel at level 0 has no bit on.
@@ -230,46 +294,6 @@ def pooled_patch_columns(images, by_peak, low, high, thresholds, patch_shape, st
                                 overlaps[s] += row[s]
                 if blank:
                     continue  # no overlap anywhere: no column reaches min_overlap >= 1
-                # k-winners: the overlap ``cut`` of the k-th winner, and how many of the
-                # columns at exactly ``cut`` win (the first ``n_at_cut`` slots). Counting
-                # passes from the top overlap down: each is one vectorised loop, and the
-                # k-th of a few hundred overlaps lies a few values below the top.
-                top = overlaps[0]
-                for s in range(n_columns):
-                    top = max(top, overlaps[s])
-                if top < min_overlap:
-                    continue
-                cut = top
-                above = 0  # columns whose overlap is above cut
-                while True:
-                    at_least = 0
-                    for s in range(n_columns):
-                        if overlaps[s] >= cut:
-                            at_least += 1
-                    if at_least >= k:
-                        n_at_cut = k - above
-                        break
-                    if cut == min_overlap:  # fewer than k columns are eligible: all win
-                        n_at_cut = at_least - above
-                        break
-                    above = at_least
-                    cut -= 1
-                # The winners: every candidate (overlap >= cut) above the cut, and the
-                # first n_at_cut at it. Candidates are gathered without a branch per
-                # column (a column is one with probability ~k / n_columns: unpredictable).
-                n_candidates = 0
-                for s in range(n_columns):
-                    candidates[n_candidates] = s
-                    n_candidates += overlaps[s] >= cut
-                for c in range(n_candidates):
-                    s = candidates[c]
-                    if overlaps[s] == cut:
-                        if n_at_cut == 0:
-                            continue
-                        n_at_cut -= 1
-                    winners[n_winners] = slot_column[s]
-                    n_winners += 1
-                    if max_pooling:
-                        out[i, base + slot_column[s]] = 1.0
-                    else:
-                        out[i, base + slot_column[s]] += 1.0
+                n_winners = _pool_k_winners(overlaps, k, min_overlap, slot_column, candidates,
+                                            winners, out[i], base, max_pooling)
+
