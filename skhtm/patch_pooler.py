@@ -27,6 +27,11 @@ from .spatial_pooler import SpatialPoolerTransformer
 _CHUNK = 64
 _FALLBACK_CHUNK = 16
 
+_ENCODINGS = ("grey", "contrast", "whitened")
+# Stands in for the whitening matrix of the "contrast" encoding: the kernels take
+# one array type whether they whiten or not, so one compilation serves both.
+_NO_WHITENING = np.zeros((0, 0))
+
 
 def _draw_patches(rng, n_patches, n_draw):
     """``n_draw`` distinct patch indices out of ``n_patches``, uniformly at random, sorted.
@@ -70,8 +75,9 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
     image like a convolution, its column activity pooled over neighbourhoods.
 
     Each image is cut into ``patch_shape`` patches ``stride`` apart; every
-    patch (grey levels as ``n_levels`` thermometer bits per pixel) goes
-    through the same :class:`SpatialPoolerTransformer`, so its columns learn
+    patch (each pixel's grey level, or its contrast within the patch: see
+    ``encoding``, as thermometer bits) goes through the same
+    :class:`SpatialPoolerTransformer`, so its columns learn
     (or, with learning off, sample) local features shared by all positions.
     Then, for each region of a ``pool_grid`` of neighbourhoods over the patch
     positions, the pooler counts how often each column was active
@@ -90,16 +96,34 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
     spatial_pooler : SpatialPoolerTransformer, default=None
         The pooler applied to each patch (cloned in ``fit``). ``None``:
         ``SpatialPoolerTransformer(column_shape=256, local_area_density=0.05)``.
-        Its ``input_shape`` may be set to ``(ph, pw, n_levels)`` (``(ph, pw,
-        c)`` for multi-channel images) for local inhibition or potential radii
-        inside the patch.
+        Its ``input_shape`` may be set to ``(ph, pw, bits per pixel)``
+        (``n_levels``, ``2 * n_levels`` with a contrast encoding, or ``c`` for
+        multi-channel images) for local inhibition or potential radii inside
+        the patch.
     patch_shape : int or tuple of int, default=5
         Height and width of a patch in pixels.
     stride : int or tuple of int, default=1
         Pixels between neighbouring patches.
     n_levels : int, default=2
-        Thermometer bits per pixel (grey levels). Ignored for multi-channel
-        images, whose pixels have one bit per channel.
+        Thermometer bits per pixel (grey levels); with a contrast encoding,
+        per sign (ON and OFF: ``2 * n_levels`` bits per pixel). Ignored for
+        multi-channel images, whose pixels have one bit per channel.
+    encoding : {"grey", "contrast", "whitened"}, default="grey"
+        What a pixel's bits say. ``"grey"``: its grey level in the scaled
+        image, bit ``l`` on above ``(l + 1) / (n_levels + 1)``.
+        ``"contrast"``: how much brighter or darker than its patch it is,
+        ``z = (v - mean) / (std + 0.1)`` over the patch's pixels (the 0.1
+        keeps faint patches quiet); ON bit ``l`` on where ``z >
+        contrast_thresholds[l]``, OFF bit ``l`` where ``z <
+        -contrast_thresholds[l]``, so a uniform patch has no bit on.
+        ``"whitened"``: as ``"contrast"`` after multiplying each patch's ``z``
+        by a ZCA whitening matrix fitted on the training patches
+        (``whitening_``).
+    contrast_thresholds : array-like of float or None, default=None
+        ``n_levels`` increasing positive thresholds on ``z`` (or on the
+        whitened ``z``, whose standard deviation is 1 over the training
+        patches). ``None``: ``np.linspace(0.2, 1.0, n_levels)``. Ignored
+        with ``encoding="grey"``.
     value_range : tuple of float, default=None
         ``(low, high)`` mapped to [0, 1] before thresholding. ``None``: each
         image divided by its own maximum (images must be non-negative). Must be
@@ -138,6 +162,11 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         Patch positions along each axis.
     n_features_in_ : int
         Values per image (pixels times channels).
+    whitening_ : ndarray of float64 of shape (ph * pw, ph * pw)
+        With ``encoding="whitened"`` only: the ZCA matrix applied to each
+        patch's ``z``. Fitted by ``fit`` or by the first ``partial_fit``; later
+        ``partial_fit`` calls keep it, so the Spatial Pooler keeps seeing the
+        same encoding.
 
     See Also
     --------
@@ -150,13 +179,35 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
     feature learners on patches (Coates, Lee & Ng 2011) with the Spatial
     Pooler's k-winners-take-all columns as the features.
 
+    Encodings: grey levels give a patch's columns its brightness as much as
+    its shape, so a column that learns a stroke on a bright garment misses it
+    on a dark one. The contrast encodings see the shape alone: each pixel is
+    an ON (brighter than its patch) or OFF (darker) centre-surround cell, with
+    ``n_levels`` bits of strength, after the patch's own mean is removed and
+    its contrast normalised, as Coates, Lee & Ng (2011) normalise patches.
+    ZCA whitening (``"whitened"``) then decorrelates neighbouring pixels, so
+    that edges rather than smooth gradients drive the bits. On Fashion-MNIST
+    the contrast encodings pool into features a few points more accurate, and
+    make learning in the Spatial Pooler pay. The whitening is fitted on the
+    training patches after the contrast normalisation: ``C = cov(z)``, ``W =
+    V diag(1 / sqrt(ev + 0.1)) V^T``, scaled so the whitened sample has
+    standard deviation 1.
+
     ``transform`` never builds a patch: one compiled pass per image finds each
     patch position's winners from per-pixel, per-grey-level counts of every
     column's connected synapses and adds them straight into the pooled output,
     so its memory is that of the output. The winners are exactly those of
     ``spatial_pooler_.transform`` on the encoded patch. A Spatial Pooler with
     local inhibition (or another transformer) is called on the patches of a
-    few images at a time instead.
+    few images at a time instead. With a contrast encoding the pass computes
+    each position's mean, standard deviation (and whitening) by the same
+    compiled arithmetic that encodes the training patches, so ``fit`` and
+    ``transform`` see identical bits.
+
+    References
+    ----------
+    A. Coates, H. Lee and A. Y. Ng, "An Analysis of Single-Layer Networks in
+    Unsupervised Feature Learning", AISTATS 2011.
 
     Multi-channel images are activity maps, not grey levels: each (pixel,
     channel) is one bit, on where the value is > 0 (counts or 0/1 alike), and
@@ -185,6 +236,15 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
     ...                             random_state=0).fit(psp.transform(X[:200]))
     >>> layer2.transform(psp.transform(X[:3])).shape
     (3, 32)
+
+    Whitened contrast instead of grey levels: ON and OFF bits, 2 * n_levels per pixel.
+
+    >>> psp = PatchSpatialPooler(SpatialPoolerTransformer(column_shape=64), patch_shape=3,
+    ...                          pool_grid=2, encoding="whitened", random_state=0).fit(X[:200])
+    >>> psp.spatial_pooler_.n_features_in_, psp.whitening_.shape
+    (36, (9, 9))
+    >>> psp.transform(X[:3]).shape
+    (3, 256)
     """
 
     _parameter_constraints = {
@@ -192,6 +252,8 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         "patch_shape": [Interval(Integral, 1, None, closed="left"), "array-like"],
         "stride": [Interval(Integral, 1, None, closed="left"), "array-like"],
         "n_levels": [Interval(Integral, 1, 16, closed="both")],
+        "encoding": [StrOptions(set(_ENCODINGS))],
+        "contrast_thresholds": ["array-like", None],
         "value_range": ["array-like", None],
         "image_shape": ["array-like", None],
         "pool_grid": [Interval(Integral, 1, None, closed="left"), "array-like"],
@@ -202,12 +264,15 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
     }
 
     def __init__(self, spatial_pooler=None, *, patch_shape=5, stride=1, n_levels=2,
-                 value_range=None, image_shape=None, pool_grid=4, pooling="sum",
-                 max_fit_patches=100_000, random_state=None, n_jobs=None):
+                 encoding="grey", contrast_thresholds=None, value_range=None,
+                 image_shape=None, pool_grid=4, pooling="sum", max_fit_patches=100_000,
+                 random_state=None, n_jobs=None):
         self.spatial_pooler = spatial_pooler
         self.patch_shape = patch_shape
         self.stride = stride
         self.n_levels = n_levels
+        self.encoding = encoding
+        self.contrast_thresholds = contrast_thresholds
         self.value_range = value_range
         self.image_shape = image_shape
         self.pool_grid = pool_grid
@@ -236,13 +301,16 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         -------
         self : object
         """
-        for attr in ("spatial_pooler_", "image_shape_", "patch_grid_"):
+        for attr in ("spatial_pooler_", "image_shape_", "patch_grid_", "whitening_"):
             self.__dict__.pop(attr, None)
         return self._fit(X, reset=True)
 
     @_fit_context(prefer_skip_nested_validation=False)
     def partial_fit(self, X, y=None):
         """Train the Spatial Pooler further on patches of one batch of images.
+
+        With ``encoding="whitened"``, the first call also fits ``whitening_``
+        on its patches; later calls keep it.
 
         Parameters
         ----------
@@ -269,8 +337,12 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
             # Draw the training patches before encoding any: 60,000 images hold
             # 40 million patches, and only the sample is ever needed.
             which = _draw_patches(rng, n_patches, self.max_fit_patches)
-        patches = self._encoded_patches(images, shapes, which).reshape(
-            -1, self._n_patch_bits(shapes))
+        scaled = self._scaled_patches(images, shapes, which)
+        whitening = None
+        if reset and self.encoding == "whitened" and "n_channels" not in shapes:
+            # Fitted on the very patches the Spatial Pooler learns from.
+            whitening = K.zca_whitening(self._patch_contrast(scaled))
+        patches = self._encode(scaled, shapes, whitening).reshape(-1, self._n_patch_bits(shapes))
         if reset:
             sp = clone(self.spatial_pooler if self.spatial_pooler is not None else
                        SpatialPoolerTransformer(column_shape=256, local_area_density=0.05))
@@ -278,6 +350,8 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
                 sp.set_params(random_state=rng.randint(np.iinfo(np.int32).max))
             # A failed first fit leaves no half-built state behind.
             self.spatial_pooler_ = sp.fit(patches)
+            if whitening is not None:
+                self.whitening_ = whitening
             self.image_shape_ = images.shape[1:]
             self.patch_grid_ = self._grid(self.image_shape_, shapes)
         else:
@@ -341,7 +415,7 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
             return self._fused_channel_pass(shapes, image_shape)
         ph, pw = shapes["patch_shape"]
         n_pixels = ph * pw
-        n_bits = n_pixels * self.n_levels
+        n_bits = n_pixels * self._bits_per_pixel()
         permanences = sp.permanences_.tocsr()
         # The Spatial Pooler's own test for a connected synapse (float32 against
         # syn_perm_connected), so both agree on every permanence at the threshold.
@@ -349,8 +423,10 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         rows = np.repeat(np.arange(permanences.shape[0]), np.diff(permanences.indptr))
         connected[rows, permanences.indices] = permanences.data >= sp.syn_perm_connected
         dtype = np.int16 if n_bits < np.iinfo(np.int16).max else np.int32
-        tables, slot_column = K.column_tables(connected, sp.column_rank_, n_pixels,
-                                              self.n_levels, dtype)
+        contrast = self.encoding != "grey"
+        make_tables = K.contrast_column_tables if contrast else K.column_tables
+        tables, slot_column = make_tables(connected, sp.column_rank_, n_pixels, self.n_levels,
+                                          dtype)
         k = int(sp._n_active(getattr(sp, "inhibition_radius_", None)))
         min_overlap = max(int(sp.stimulus_threshold), 1)
         min_overlap = min(min_overlap, n_bits + 1)  # none can win beyond every bit
@@ -364,6 +440,19 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         by_peak = self.value_range is None
         low, high = (0.0, 1.0) if by_peak else (float(v) for v in self.value_range)
         max_pooling = self.pooling == "max"
+
+        if contrast:
+            thresholds = shapes["contrast_thresholds"]
+            whiten = self.encoding == "whitened"
+            whitening_t = (np.ascontiguousarray(self._fitted_whitening(shapes).T) if whiten
+                           else _NO_WHITENING)
+
+            def run_contrast(images, out):
+                K.pooled_patch_contrast_columns(
+                    images, by_peak, low, high, thresholds, whitening_t, whiten, patch_shape,
+                    stride, tables, slot_column, k, min_overlap, row_band, col_band,
+                    int(pool_grid[1]), max_pooling, out)
+            return run_contrast
 
         def run(images, out):
             K.pooled_patch_columns(images, by_peak, low, high, thresholds, patch_shape,
@@ -443,7 +532,8 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         return pair
 
     def _check_params(self):
-        """The shape parameters as pairs of ints, and value_range checked."""
+        """The shape parameters as pairs of ints, value_range checked, and with a
+        contrast encoding its thresholds (``shapes["contrast_thresholds"]``)."""
         shapes = {name: self._pair(name) for name in ("patch_shape", "stride", "pool_grid")}
         if self.image_shape is not None:
             shapes["image_shape"] = self._image_shape()
@@ -455,7 +545,36 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
             if vr is None or vr.shape != (2,) or not np.all(np.isfinite(vr)) or not vr[1] > vr[0]:
                 self._fail(f"value_range must be (low, high), finite, with high > low; got "
                            f"{self.value_range!r}.")
+        # Checked here too: transform after set_params does not run the constraints.
+        if self.encoding not in _ENCODINGS:
+            self._fail(f"encoding must be one of {_ENCODINGS}; got {self.encoding!r}.")
+        if self.encoding != "grey":
+            ph, pw = shapes["patch_shape"]
+            if ph * pw < 2:
+                self._fail(f"encoding={self.encoding!r} measures a pixel's contrast within its "
+                           f"patch, which needs at least 2 pixels; got patch_shape="
+                           f"{self.patch_shape!r}.")
+            shapes["contrast_thresholds"] = self._contrast_thresholds()
         return shapes
+
+    def _contrast_thresholds(self):
+        """contrast_thresholds as n_levels increasing positive floats, or a clear error."""
+        n_levels = self.n_levels
+        given = self.contrast_thresholds
+        if given is None:
+            return np.linspace(0.2, 1.0, n_levels)  # n_levels=1: [0.2]
+        try:
+            thresholds = np.asarray(given, dtype=np.float64)
+        except (TypeError, ValueError):
+            thresholds = None
+        if thresholds is None or thresholds.shape != (n_levels,):
+            self._fail(f"contrast_thresholds must hold n_levels={n_levels} values, one per "
+                       f"level; got {given!r}.")
+        if not (np.all(np.isfinite(thresholds)) and np.all(thresholds > 0)):
+            self._fail(f"contrast_thresholds must be positive and finite; got {given!r}.")
+        if np.any(np.diff(thresholds) <= 0):
+            self._fail(f"contrast_thresholds must be increasing; got {given!r}.")
+        return thresholds
 
     def _check_patch_bits(self, shapes):
         """Bits per patch, refused if they are not what the fitted pooler takes."""
@@ -468,14 +587,20 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         if getattr(sp, "n_features_in_", n_bits) != n_bits:
             self._fail(f"patch_shape={self.patch_shape!r} and n_levels={self.n_levels} give "
                        f"{n_bits} bits per patch, but the Spatial Pooler was fit on "
-                       f"{sp.n_features_in_}; refit after changing them.")
+                       f"{sp.n_features_in_}; refit after changing them (or the encoding: "
+                       f"encoding={self.encoding!r} gives {self._bits_per_pixel()} bits "
+                       "per pixel).")
         return n_bits
+
+    def _bits_per_pixel(self):
+        # The contrast encodings give each pixel an ON and an OFF thermometer.
+        return self.n_levels * (1 if self.encoding == "grey" else 2)
 
     def _n_patch_bits(self, shapes):
         ph, pw = shapes["patch_shape"]
         if "n_channels" in shapes:  # a bit per pixel and channel; n_levels does not apply
             return ph * pw * shapes["n_channels"]
-        return ph * pw * self.n_levels
+        return ph * pw * self._bits_per_pixel()
 
     def _grid(self, image_shape, shapes):
         return K.patch_grid(image_shape[:2], shapes["patch_shape"], shapes["stride"])
@@ -489,16 +614,67 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         patch encoding updates this method and the backfeed follows.
         """
         ph, pw = self._check_params()["patch_shape"]
-        # Pixel major: the n_levels thermometer bits of pixel p are p * n_levels ...
-        pixel = np.arange(ph * pw * self.n_levels) // self.n_levels
+        # Pixel major: the bits of pixel p are p * per_pixel ... (p + 1) * per_pixel - 1
+        # (its n_levels grey levels, its n_levels ON then n_levels OFF bits, or its
+        # channels).
+        shape = getattr(self, "image_shape_", ())
+        per_pixel = shape[2] if len(shape) == 3 else self._bits_per_pixel()
+        pixel = np.arange(ph * pw * per_pixel) // per_pixel
         return np.stack([pixel // pw, pixel % pw], axis=1)
 
     def _encoded_patches(self, images, shapes, which=None):
-        """Binary patches (n, grid_rows, grid_cols, ph * pw * n_levels); only the
-        patches at flat indices ``which`` (len(which), ph * pw * n_levels) if given.
+        """Binary patches (n, grid_rows, grid_cols, n_patch_bits); only the patches
+        at flat indices ``which`` (len(which), n_patch_bits) if given.
+
+        The bits the fused pass sees: :meth:`_bit_pixels` gives their layout.
+        """
+        return self._encode(self._scaled_patches(images, shapes, which), shapes)
+
+    def _encode(self, scaled, shapes, whitening=None):
+        """Bits of scaled patches (..., ph * pw) -> uint8 (..., n_patch_bits).
+
+        ``whitening``: the ZCA matrix for ``"whitened"`` (default ``whitening_``).
+        The contrast codes come from the compiled per-patch arithmetic of the
+        fused pass itself, so that training and transform see the same bits
+        even for a z within rounding of a threshold.
+        """
+        if "n_channels" in shapes:  # already a bit per pixel and channel
+            return scaled
+        if self.encoding == "grey":
+            return grey_bits(scaled, self.n_levels, "thermometer")
+        whiten = self.encoding == "whitened"
+        if not whiten:
+            whitening = _NO_WHITENING
+        elif whitening is None:
+            whitening = self._fitted_whitening(shapes)
+        flat = np.ascontiguousarray(scaled.reshape(-1, scaled.shape[-1]), dtype=np.float64)
+        codes = np.zeros(flat.shape, dtype=np.uint8)
+        K.patch_contrast_codes(flat, shapes["contrast_thresholds"],
+                               np.ascontiguousarray(whitening.T), whiten, codes)
+        return K.contrast_bits(codes.reshape(scaled.shape), self.n_levels)
+
+    def _patch_contrast(self, scaled):
+        """Contrast-normalised z of scaled patches (..., ph * pw) -> (n_patches, ph * pw)."""
+        flat = np.ascontiguousarray(scaled.reshape(-1, scaled.shape[-1]), dtype=np.float64)
+        z = np.zeros(flat.shape)
+        K.patch_contrast(flat, z)
+        return z
+
+    def _fitted_whitening(self, shapes):
+        """``whitening_`` for the current patch shape, or a clear error."""
+        ph, pw = shapes["patch_shape"]
+        whitening = getattr(self, "whitening_", None)
+        if whitening is None or whitening.shape != (ph * pw, ph * pw):
+            self._fail("encoding='whitened' needs the whitening fitted with it, but this "
+                       "pooler was fit with another encoding or patch_shape; refit it.")
+        return np.ascontiguousarray(whitening, dtype=np.float64)
+
+    def _scaled_patches(self, images, shapes, which=None):
+        """Patches scaled to [0, 1] (n, grid_rows, grid_cols, ph * pw), or only those at
+        flat indices ``which`` (len(which), ph * pw).
 
         Patches are cut from the raw images and scaled afterwards (value by value,
-        so the bits are those of the scaled image), so that a sample of patches
+        so the values are those of the scaled image), so that a sample of patches
         never needs a scaled copy of every image.
 
         Multi-channel images: a bit per pixel and channel (value > 0), pixel major
@@ -519,7 +695,7 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         else:
             low, high = (float(v) for v in self.value_range)
             scaled = np.clip((patches - low) / (high - low), 0.0, 1.0)
-        return grey_bits(scaled, self.n_levels, "thermometer")
+        return scaled
 
     def _image_shape(self):
         """``image_shape`` as (h, w) or (h, w, channels) of positive ints."""

@@ -253,6 +253,28 @@ def test_bit_pixels_match_the_patch_encoding():
             np.testing.assert_array_equal(bit_pixels[on], [[r, c]] * 3)
 
 
+def test_bit_pixels_match_the_contrast_encoding():
+    # Contrast bits, 2 * n_levels per pixel: a patch at 0.5 with one pixel at 1 and one
+    # at 0 has mean 0.5, so only those two pixels have contrast: the bright one's bits
+    # must be ON bits of its pixel, the dark one's OFF bits of its pixel.
+    psp = PatchSpatialPooler(SpatialPoolerTransformer(column_shape=16), patch_shape=(2, 3),
+                             n_levels=3, encoding="contrast", pool_grid=1, random_state=0).fit(
+        np.random.RandomState(0).rand(5, 4, 4))
+    shapes = psp._check_params()
+    bit_pixels = psp._bit_pixels()
+    assert bit_pixels.shape == (36, 2)
+    is_on_bit = np.tile(np.repeat([True, False], 3), 6)
+    for bright, dark in [((0, 0), (1, 2)), ((1, 1), (0, 2)), ((0, 1), (1, 0))]:
+        image = np.full((1, 2, 3), 0.5)
+        image[(0,) + bright], image[(0,) + dark] = 1.0, 0.0
+        on = psp._encoded_patches(image, shapes).reshape(-1).astype(bool)
+        assert on.sum() == 6  # |z| = 0.5 / (0.29 + 0.1) > 1.0: every level of both
+        np.testing.assert_array_equal(bit_pixels[on & is_on_bit], [bright] * 3)
+        np.testing.assert_array_equal(bit_pixels[on & ~is_on_bit], [dark] * 3)
+    # Whitening mixes pixels' z, not the layout of the bits.
+    np.testing.assert_array_equal(psp.set_params(encoding="whitened")._bit_pixels(), bit_pixels)
+
+
 # ------------------------------------------------------------------ errors
 
 def test_errors(recipe, sp_pipe, digits):

@@ -303,3 +303,132 @@ def test_training_patches_are_a_uniform_sample():
         assert np.all(np.abs(deciles - 0.1) < 0.012), deciles
         np.testing.assert_array_equal(draws[3], _draw_patches(np.random.RandomState(3),
                                                                n_patches, n_draw))
+
+
+# ------------------------------------------------------------------ contrast encodings
+
+@pytest.mark.parametrize("encoding", ["contrast", "whitened"])
+def test_contrast_encodings_classify_digits(digits, encoding):
+    Xa, Xb, ya, yb = digits
+    pipe = make_pipeline(small(encoding=encoding), StandardScaler(),
+                         LogisticRegression(C=0.1, max_iter=3000)).fit(Xa, ya)
+    score = pipe.score(Xb, yb)
+    assert score >= 0.955, score  # measured 0.972 (contrast), 0.969 (whitened); grey 0.967
+    assert pipe[0].spatial_pooler_.n_features_in_ == 3 * 3 * 2 * 2  # ON and OFF per level
+
+
+def test_contrast_ignores_brightness_and_uniform_patches():
+    """An offset in brightness changes every grey level but no patch's contrast; a
+    uniform image has no contrast anywhere, so no column wins."""
+    rng = np.random.RandomState(0)
+    images = rng.rand(20, 8, 8) * 0.5
+    brighter = images + 0.4
+    kw = dict(value_range=(0.0, 1.0), patch_shape=3, pool_grid=2)
+    grey = small(**kw).fit(images)
+    contrast = small(encoding="contrast", **kw).fit(images)
+    whitened = small(encoding="whitened", **kw).fit(images)
+
+    def changed(psp):
+        return np.abs(psp.transform(images) - psp.transform(brighter)).sum() / \
+            psp.transform(images).sum()
+
+    # A difference in the last bit of v - mean may flip a bit at a threshold: nearly 0.
+    assert changed(contrast) < 0.01 and changed(whitened) < 0.01
+    assert changed(grey) > 0.5, changed(grey)
+    flat = np.full((2, 8, 8), 0.7)
+    assert contrast.transform(flat).sum() == 0 and whitened.transform(flat).sum() == 0
+    assert grey.transform(flat).sum() > 0
+
+
+@pytest.mark.parametrize("encoding", ["grey", "contrast", "whitened"])
+def test_encodings_do_not_depend_on_threads_or_batches(digits, encoding):
+    X = digits[0][:150]  # three chunks of 64 images
+    psp = small(encoding=encoding).fit(X)
+    one = psp.transform(X)
+    np.testing.assert_array_equal(psp.set_params(n_jobs=2).transform(X), one)
+    np.testing.assert_array_equal(psp.transform(X[60:70]), one[60:70])
+    np.testing.assert_array_equal(small(encoding=encoding, n_jobs=2).fit(X).transform(X), one)
+
+
+def test_encodings_give_different_features(digits):
+    X = digits[0][:100]
+    grey, contrast, whitened = (small(encoding=e).fit(X).transform(X)
+                                for e in ("grey", "contrast", "whitened"))
+    assert not np.array_equal(grey, contrast) and not np.array_equal(contrast, whitened)
+    # Thresholds are only read by the contrast encodings.
+    np.testing.assert_array_equal(small(contrast_thresholds=[5.0, 1.0]).fit(X).transform(X), grey)
+    assert not np.array_equal(small(encoding="contrast", contrast_thresholds=[0.5, 1.5])
+                              .fit(X).transform(X), contrast)
+
+
+def test_whitened_persistence_and_partial_fit(tmp_path, digits):
+    X = digits[0]
+    psp = small(encoding="whitened").partial_fit(X[:100])
+    # The first partial_fit fits the whitening as fit does on the same batch.
+    np.testing.assert_array_equal(psp.whitening_, small(encoding="whitened").fit(X[:100])
+                                  .whitening_)
+    whitening = psp.whitening_.copy()
+    permanences = psp.spatial_pooler_.permanences_.toarray()
+    psp.partial_fit(X[100:200])
+    np.testing.assert_array_equal(psp.whitening_, whitening)  # kept
+    assert not np.array_equal(psp.spatial_pooler_.permanences_.toarray(), permanences)
+    path = tmp_path / "psp.joblib"
+    joblib.dump(psp, path)
+    loaded = joblib.load(path)
+    np.testing.assert_array_equal(loaded.whitening_, whitening)
+    np.testing.assert_array_equal(loaded.transform(X[:50]), psp.transform(X[:50]))
+    # fit starts over: a new whitening from the new patches.
+    refit = copy.deepcopy(psp).fit(X[300:400])
+    assert not np.array_equal(refit.whitening_, whitening)
+    assert not hasattr(small(encoding="contrast").fit(X[:100]), "whitening_")
+
+
+def test_whitened_needs_its_fitted_whitening(digits):
+    X = digits[0][:30]
+    contrast = small(encoding="contrast").fit(X)
+    before = contrast.spatial_pooler_.permanences_.toarray()
+    switched = clone_with(contrast, encoding="whitened")
+    for call in (switched.transform, switched.partial_fit):
+        with pytest.raises(ValueError, match="PatchSpatialPooler: encoding='whitened' needs the "
+                                             "whitening fitted with it"):
+            call(X)
+    np.testing.assert_array_equal(switched.spatial_pooler_.permanences_.toarray(), before)
+    # Grey and contrast bits differ in number: refused as a changed patch.
+    with pytest.raises(ValueError, match="encoding='grey' gives 2 bits per pixel"):
+        clone_with(contrast, encoding="grey").transform(X)
+
+
+@pytest.mark.parametrize("params, message", [
+    (dict(contrast_thresholds=[0.5]), r"contrast_thresholds must hold n_levels=2 values, one "
+                                      r"per level; got \[0.5\]"),
+    (dict(contrast_thresholds=[[0.2, 0.5]]), r"contrast_thresholds must hold n_levels=2"),
+    (dict(contrast_thresholds=["a", "b"]), r"contrast_thresholds must hold n_levels=2"),
+    (dict(contrast_thresholds=[0.5, 0.5]), r"contrast_thresholds must be increasing; "
+                                           r"got \[0.5, 0.5\]"),
+    (dict(contrast_thresholds=[0.9, 0.5]), r"contrast_thresholds must be increasing"),
+    (dict(contrast_thresholds=[0.0, 0.5]), r"contrast_thresholds must be positive and finite"),
+    (dict(contrast_thresholds=[-1.0, 0.5]), r"contrast_thresholds must be positive"),
+    (dict(contrast_thresholds=[0.5, np.inf]), r"contrast_thresholds must be positive and "
+                                              r"finite"),
+    (dict(n_levels=3, contrast_thresholds=(0.2, 1.0)), r"contrast_thresholds must hold n_levels=3"),
+    (dict(patch_shape=1), r"encoding='contrast' measures a pixel's contrast within its patch, "
+                          r"which needs at least 2 pixels; got patch_shape=1"),
+])
+def test_bad_contrast_parameters_name_the_estimator(digits, params, message):
+    images = digits[0][:10].reshape(-1, 8, 8)
+    with pytest.raises(ValueError, match="PatchSpatialPooler: " + message):
+        small(encoding="contrast", **params).fit(images)
+    fitted = small(encoding="contrast").fit(images)
+    with pytest.raises(ValueError, match="PatchSpatialPooler: " + message):
+        fitted.set_params(**params).transform(images)
+
+
+def test_bad_encoding_is_refused(digits):
+    images = digits[0][:10]
+    with pytest.raises(ValueError, match=r"'encoding' parameter of PatchSpatialPooler must be a "
+                                         r"str among .*'contrast'"):
+        small(encoding="gray").fit(images)
+    fitted = small().fit(images)
+    with pytest.raises(ValueError, match=r"PatchSpatialPooler: encoding must be one of "
+                                         r"\('grey', 'contrast', 'whitened'\); got 'gray'"):
+        fitted.set_params(encoding="gray").transform(images)
