@@ -22,7 +22,6 @@ import time
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
 
 from skhtm import PatchSpatialPooler, PooledFeatureUnion, SpatialPoolerTransformer
 from skhtm.datasets import fetch_fashion_mnist
@@ -67,14 +66,14 @@ def main():
     parser.add_argument("--n-val", type=int, default=5000)
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--quick", action="store_true", help="fewer rows")
-    parser.add_argument("--encodings", default=None, help="comma-separated names")
+    parser.add_argument("--encodings", default=None, help="'|'-separated names")
     parser.add_argument("--learning", default=None, help="'|'-separated names")
     args = parser.parse_args()
     X, y = fetch_fashion_mnist(subset="train", return_X_y=True)
     # Validation images from the end of the training set; training from its start.
     X_tr, y_tr = X[:args.n_train], y[:args.n_train]
     X_va, y_va = X[-args.n_val:], y[-args.n_val:]
-    encodings = args.encodings.split(",") if args.encodings else list(ENCODINGS)
+    encodings = args.encodings.split("|") if args.encodings else list(ENCODINGS)
     learning = args.learning.split("|") if args.learning else list(LEARNING)
     if args.quick:
         learning = learning[:2]
@@ -93,7 +92,7 @@ def main():
                     clf = LogisticRegression(C=C, max_iter=300).fit(F_tr, y_tr)
                     best = max(best, float(np.mean(clf.predict(F_va) == y_va)))
                 accs.append(best)
-            row = dict(encoding=enc, learning=learn, accuracy=float(np.mean(accs)),
+            row = dict(encoding=enc, learning=learn, seeds=seeds, accuracy=float(np.mean(accs)),
                        per_seed=accs, seconds=time.perf_counter() - t0)
             rows.append(row)
             print(f"{enc:28s} {learn:45s} {row['accuracy']:.4f}  ({row['seconds']:.0f} s)",
@@ -102,26 +101,42 @@ def main():
     save(rows, args, path)
 
 
-def save(rows, args, path):
+def save(new_rows, args, path):
+    """Merge this run's rows into the saved ones (a row per encoding, learning and
+    seeds; a rerun replaces its row) and rewrite the json and the table."""
     os.makedirs(RESULTS, exist_ok=True)
+    rows = []
+    if os.path.exists(path):
+        with open(path) as f:
+            saved = json.load(f)
+        if (saved.get("n_train"), saved.get("n_val")) == (args.n_train, args.n_val):
+            rows = saved["rows"]
+    for r in new_rows:
+        key = (r["encoding"], r["learning"], r["seeds"])
+        rows = [o for o in rows if (o["encoding"], o["learning"], o.get("seeds", [0])) != key]
+        rows.append(r)
     res = dict(machine=f"{platform.machine()}, {os.cpu_count()} cores, "
                        f"Python {platform.python_version()}",
-               n_train=args.n_train, n_val=args.n_val, seeds=args.seeds, rows=rows)
+               n_train=args.n_train, n_val=args.n_val, rows=rows)
     with open(path, "w") as f:
         json.dump(res, f, indent=1)
     L = ["# Spatial Pooler learning against random features (Fashion-MNIST validation split)", "",
          f"`python benchmarks/bench_patch_learning.py --n-train {args.n_train} --n-val "
-         f"{args.n_val} --seeds {args.seeds}`: training images 0..{args.n_train - 1}, "
+         f"{args.n_val} [--seeds ...]`: training images 0..{args.n_train - 1}, "
          f"validation the last {args.n_val} of the training set; one PatchSpatialPooler "
          "(256 columns, 5% active, 6x6 pooling, sqrt, standardised) + LogisticRegression "
          "(C the better of 0.01 and 0.1).", "",
-         "| encoding | learning | validation accuracy | gain over learning off | time (s) |",
-         "|---|---|---|---|---|"]
-    off = {r["encoding"]: r["accuracy"] for r in rows if r["learning"] == "off"}
+         "| encoding | learning | seeds | validation accuracy (mean) | per seed | gain over "
+         "learning off (same seeds) | time (s) |", "|---|---|---|---|---|---|---|"]
+    off = {(r["encoding"], tuple(r.get("seeds", [0]))): r["accuracy"] for r in rows
+           if r["learning"] == "off"}
     for r in rows:
-        gain = r["accuracy"] - off[r["encoding"]] if r["encoding"] in off else float("nan")
-        L.append(f"| {r['encoding']} | {r['learning']} | {r['accuracy']:.2%} | "
-                 f"{100 * gain:+.2f} pt | {r['seconds']:.0f} |")
+        seeds = tuple(r.get("seeds", [0]))
+        base = off.get((r["encoding"], seeds))
+        gain = f"{100 * (r['accuracy'] - base):+.2f} pt" if base is not None else "-"
+        per_seed = ", ".join(f"{a:.2%}" for a in r["per_seed"])
+        L.append(f"| {r['encoding']} | {r['learning']} | {', '.join(map(str, seeds))} | "
+                 f"{r['accuracy']:.2%} | {per_seed} | {gain} | {r['seconds']:.0f} |")
     with open(path.replace(".json", ".md"), "w") as f:
         f.write("\n".join(L) + "\n")
 
