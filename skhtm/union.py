@@ -198,9 +198,10 @@ class PooledFeatureUnion(VersionedStateMixin, FeatureUnion):
         out = np.empty((_num_samples(X), sum(widths)), dtype=np.float32)
         mean, scale = self.mean_.astype(np.float32), self.scale_.astype(np.float32)
         for rows in gen_batches(len(out), int(self.chunk_size)):
+            X_rows = _safe_indexing(X, rows)
             for (name, branch, cols, weight), width in zip(self._blocks(widths), widths):
                 block = out[rows, cols]
-                self._write(name, branch, _safe_indexing(X, rows), block, routed, width)
+                self._write(name, branch, X_rows, block, routed, width)
                 if self.standardize:
                     block -= mean[cols]
                     block /= scale[cols]
