@@ -53,22 +53,25 @@ def credit_synapses(bits, active, connected, evidence):
     return bits * np.asarray((connected.T @ share.T).T)
 
 
-def bit_pixel_matrix(bit_pixels, patch_shape):
-    """One-hot (n_bits, ph * pw): row b marks the patch pixel of bit b."""
+def bit_pixel_matrix(bit_pixels, patch_shape, signs=None):
+    """(n_bits, ph * pw): row b marks the patch pixel of bit b with 1, or with
+    ``signs[b]`` (e.g. -1 for a contrast encoding's OFF bits)."""
     bit_pixels = np.asarray(bit_pixels, dtype=np.intp)
     pw = patch_shape[1]
     matrix = np.zeros((len(bit_pixels), patch_shape[0] * pw))
-    matrix[np.arange(len(bit_pixels)), bit_pixels[:, 0] * pw + bit_pixels[:, 1]] = 1.0
+    matrix[np.arange(len(bit_pixels)), bit_pixels[:, 0] * pw + bit_pixels[:, 1]] = (
+        1.0 if signs is None else signs)
     return matrix
 
 
 def transposed_patch_sum(patches, image_shape, stride):
     """Add patch pictures into images at their positions (a transposed convolution).
 
-    patches (n, grid_rows, grid_cols, ph, pw), the patch at grid position
-    (gy, gx) covering rows ``gy * stride[0]`` .. ``+ ph`` -> images (n, h, w).
+    patches (n, grid_rows, grid_cols, ph, pw, *channels), the patch at grid
+    position (gy, gx) covering rows ``gy * stride[0]`` .. ``+ ph`` -> images
+    (n, h, w, *channels); ``image_shape`` is ``(h, w, *channels)``.
     """
-    n, gr, gc, ph, pw = patches.shape
+    n, gr, gc, ph, pw = patches.shape[:5]
     sy, sx = (int(v) for v in stride)
     out = np.zeros((n,) + tuple(int(v) for v in image_shape))
     # One strided add per pixel of the patch, over all positions at once.

@@ -28,6 +28,7 @@ from . import _patches as K
 from .encoders import ThermometerEncoder
 from .patch_pooler import PatchSpatialPooler
 from .spatial_pooler import SpatialPoolerTransformer
+from .union import PooledFeatureUnion
 
 __all__ = ["class_pictures", "pixel_support"]
 
@@ -35,9 +36,11 @@ __all__ = ["class_pictures", "pixel_support"]
 # chunk (n x grid_rows x grid_cols x n_columns floats) stay a few tens of MB.
 _CHUNK = 16
 
-# The steps weights can be carried back through, by kind; the first match wins.
+# The steps weights can be carried back through, by kind; the first match wins
+# (PooledFeatureUnion is a FeatureUnion: it comes first).
 _KINDS = (
     ("pipeline", Pipeline),
+    ("pooled_union", PooledFeatureUnion),
     ("union", FeatureUnion),
     ("patch_pooler", PatchSpatialPooler),
     ("spatial_pooler", SpatialPoolerTransformer),
@@ -48,6 +51,7 @@ _KINDS = (
 )
 _SUPPORTED = ", ".join([cls.__name__ for _, cls in _KINDS] + ["'passthrough'"])
 _ELEMENTWISE = ("identity", "standard_scaler", "minmax_scaler", "function")
+_UNIONS = ("union", "pooled_union")
 
 
 # ---------------------------------------------------------------- public API
@@ -60,7 +64,9 @@ def class_pictures(pipeline, classes=None, *, image_shape=None):
     transpose of its linear part: a Spatial Pooler spreads a column's weight
     over its connected synapses, an encoder sums a feature's bits, a patch
     pooler adds each region's column weights at every patch position of the
-    region (a transposed convolution), a scaler divides by its scale.
+    region (a transposed convolution), a scaler divides by its scale. With a
+    contrast encoding, a weight carried back through an OFF bit (on where its
+    pixel is darker than its patch) counts against its pixel's brightness.
 
     Parameters
     ----------
@@ -73,9 +79,12 @@ def class_pictures(pipeline, classes=None, *, image_shape=None):
         :class:`~sklearn.preprocessing.FunctionTransformer` (taken as the
         identity: meant for monotone element-wise maps such as
         :func:`skhtm.recipes.sqrt_counts`), ``"passthrough"``, and
-        :class:`~sklearn.pipeline.FeatureUnion` or inner pipelines of those;
-        the last step is a linear classifier (``coef_`` of shape
-        (n_classes, n_features) or (1, n_features) for two classes, e.g.
+        :class:`~sklearn.pipeline.FeatureUnion`,
+        :class:`~skhtm.PooledFeatureUnion` or inner pipelines of those;
+        a PatchSpatialPooler over channel maps (the second layer of a
+        hierarchy) passes weights on to the map's entries; the last step is
+        a linear classifier (``coef_`` of shape (n_classes, n_features) or
+        (1, n_features) for two classes, e.g.
         :class:`~sklearn.linear_model.LogisticRegression`,
         :class:`~sklearn.svm.LinearSVC`,
         :class:`~sklearn.linear_model.SGDClassifier`).
@@ -83,14 +92,15 @@ def class_pictures(pipeline, classes=None, *, image_shape=None):
         Labels (from ``classes_``) to draw, in this order. ``None``: all.
     image_shape : tuple of int, default=None
         ``(h, w)`` of the input images. ``None``: taken from the first
-        image-aware step (a patch pooler's ``image_shape_``, or the first two
-        axes of a Spatial Pooler's ``input_shape_``); flat pictures when there
-        is none.
+        image-aware step (a grey-image patch pooler's ``image_shape_``, or the
+        first two axes of a Spatial Pooler's ``input_shape_``); flat pictures
+        when there is none (a pipeline whose input is a channel map).
 
     Returns
     -------
     pictures : ndarray of shape (n_classes, h, w) or (n_classes, n_features_in)
-        Positive where input pushes the class's score up. A two-class
+        Positive where input pushes the class's score up (with a contrast
+        encoding: where brighter than its surroundings). A two-class
         classifier's pictures are ``-coef_[0]`` and ``+coef_[0]`` carried back.
 
     See Also
@@ -127,7 +137,7 @@ def class_pictures(pipeline, classes=None, *, image_shape=None):
     return _as_pictures(W, steps, image_shape, caller)
 
 
-def pixel_support(pipeline, X, classes=None, *, image_shape=None):
+def pixel_support(pipeline, X, classes=None, *, image_shape=None, contrast_sign=True):
     """For each image, the pixels that supported its class.
 
     The classifier's evidence for the class, feature by feature (its weight
@@ -151,12 +161,20 @@ def pixel_support(pipeline, X, classes=None, *, image_shape=None):
         ``None``: the class the pipeline predicts.
     image_shape : tuple of int, default=None
         As in :func:`class_pictures`.
+    contrast_sign : bool, default=True
+        Only for patch poolers with a contrast encoding. ``True``: the credit
+        of an OFF bit (on where its pixel is darker than its patch) lands on
+        its pixel negated, as in :func:`class_pictures`: positive where the
+        pixel's brightness supported the class, negative where its darkness
+        did (or where brightness argued against it). ``False``: as evidence,
+        positive whenever the pixel's bits supported the class, dark or
+        bright; the supports then add up as in the Notes.
 
     Returns
     -------
     support : ndarray of shape (n_images, h, w) or (n_images, n_features_in)
         Evidence per pixel; negative where the active features argue against
-        the class.
+        the class (see ``contrast_sign`` for contrast encodings).
 
     See Also
     --------
@@ -168,6 +186,8 @@ def pixel_support(pipeline, X, classes=None, *, image_shape=None):
     classifier's score for the class minus its intercept and minus the
     evidence of the features that were zero before scaling (an inactive
     column, a column that won nowhere in a region), which no pixel caused.
+    With a contrast encoding that holds for ``contrast_sign=False``; with
+    ``True`` the OFF bits' share is subtracted instead of added.
     Element-wise steps (scalers, :class:`~sklearn.preprocessing.FunctionTransformer`)
     pass each feature's evidence through unchanged: it is measured once, at
     the classifier, on the values the classifier sees.
@@ -183,6 +203,9 @@ def pixel_support(pipeline, X, classes=None, *, image_shape=None):
     (3, 8, 8)
     """
     caller = "pixel_support"
+    if not isinstance(contrast_sign, (bool, np.bool_)):
+        raise ValueError(f"{caller}: contrast_sign must be True or False; got "
+                         f"{contrast_sign!r}.")
     steps, classifier = _split(pipeline, caller)
     weights = _class_weights(classifier, caller)
     if not sp.issparse(X):
@@ -199,7 +222,7 @@ def pixel_support(pipeline, X, classes=None, *, image_shape=None):
         chunk_rows = rows[s] if rows is not None else _predicted_rows(classifier, z)
         R = weights[chunk_rows] * z
         for (name, step), X_in in zip(reversed(steps), reversed(inputs[:-1])):
-            R = _support(name, step, X_in, R, caller)
+            R = _support(name, step, X_in, R, caller, contrast_sign)
         parts.append(R.reshape(R.shape[0], -1))
     return _as_pictures(np.concatenate(parts), steps, image_shape, caller)
 
@@ -298,12 +321,13 @@ def _input_image_shape(steps):
     for name, step in steps:
         kind = _kind(name, step, None)
         if kind == "patch_pooler":
-            return tuple(step.image_shape_)
+            # A pooler over channel maps (a second layer's input) is not an image.
+            return tuple(step.image_shape_) if len(step.image_shape_) == 2 else None
         if kind == "spatial_pooler":
             return tuple(step.input_shape_[:2]) if len(step.input_shape_) >= 2 else None
         if kind == "pipeline":
             return _input_image_shape(step.steps)
-        if kind == "union":
+        if kind in _UNIONS:
             for name, branch in step.transformer_list:
                 if not (isinstance(branch, str) and branch == "drop"):
                     shape = _input_image_shape([(name, branch)])
@@ -340,7 +364,7 @@ def _width(name, step, n_in, caller):
         for inner_name, inner in step.steps:
             n_in = _width(f"{name}/{inner_name}", inner, n_in, caller)
         return n_in
-    if kind == "union":
+    if kind in _UNIONS:
         n_in = getattr(step, "n_features_in_", n_in)
         return sum(_width(f"{name}/{b}", branch, n_in, caller)
                    for b, branch in step.transformer_list
@@ -382,6 +406,11 @@ def _back(name, step, W, caller):
     if kind == "union":
         return sum(weight * _back(b, branch, W[:, block], caller)
                    for b, branch, block, weight in _union_blocks(name, step, W.shape[1], caller))
+    if kind == "pooled_union":
+        # Each block is sqrt (taken as the identity, as a FunctionTransformer), then
+        # (x - mean_) / scale_, times the branch's weight.
+        return sum(weight * _back(b, branch, W[:, block] / step.scale_[block], caller)
+                   for b, branch, block, weight in _union_blocks(name, step, W.shape[1], caller))
     _check_width(name, step, kind, W.shape[1], caller)
     if kind == "spatial_pooler":
         return np.asarray((_connected(step).T @ W.T).T)
@@ -397,18 +426,19 @@ def _back(name, step, W, caller):
     return W   # identity, or a FunctionTransformer taken as one
 
 
-def _support(name, step, X_in, R, caller):
+def _support(name, step, X_in, R, caller, signed):
     """Evidence on a step's output (n_images, n_out), for images whose input to
     the step is ``X_in`` -> evidence on its input."""
     kind = _kind(name, step, caller)
     if kind == "pipeline":
         inputs = _forward(step.steps, X_in)
         for (inner_name, inner), inner_in in zip(reversed(step.steps), reversed(inputs[:-1])):
-            R = _support(f"{name}/{inner_name}", inner, inner_in, R, caller)
+            R = _support(f"{name}/{inner_name}", inner, inner_in, R, caller, signed)
         return R
-    if kind == "union":
-        # Branch weights scale a feature's value, and R already holds the value.
-        return sum(_support(b, branch, X_in, R[:, block], caller)
+    if kind in _UNIONS:
+        # Branch weights (and a pooled union's sqrt and scaling) act element-wise on a
+        # feature's value, and R already holds the evidence of the value.
+        return sum(_support(b, branch, X_in, R[:, block], caller, signed)
                    for b, branch, block, _ in _union_blocks(name, step, R.shape[1], caller))
     _check_width(name, step, kind, R.shape[1], caller)
     if kind == "spatial_pooler":
@@ -418,7 +448,7 @@ def _support(name, step, X_in, R, caller):
         active = _dense(step.transform(X_in)).reshape(len(R), -1)
         return B.credit_synapses(bits, active, _connected(step), R)
     if kind == "patch_pooler":
-        return _patch_pooler_support(step, X_in, R, caller)
+        return _patch_pooler_support(step, X_in, R, caller, signed)
     if kind == "thermometer":
         return R.reshape(len(R), step.n_features_in_, -1).sum(axis=2)
     # Element-wise steps: a feature's evidence stays the feature's.
@@ -435,9 +465,16 @@ def _check_width(name, step, kind, n_out, caller):
 
 # ---------------------------------------------------------------- patch pooler
 
-def _patch_geometry(psp, caller):
-    """Shapes, the region of each patch position, the connected synapses (dense)
-    and the bit -> patch-pixel one-hot matrix of a fitted PatchSpatialPooler."""
+def _patch_geometry(psp, caller, *, signed):
+    """Shapes, the region of each patch position, the connected synapses (dense),
+    the bit -> patch-input matrix and the shape of a patch's picture, of a fitted
+    PatchSpatialPooler.
+
+    Grey images: bits map to the patch's pixels, a picture (ph, pw); ``signed``:
+    a contrast encoding's OFF bits with -1. Channel maps (a second layer): each
+    bit is one (pixel, channel) of the map, a picture (ph, pw, c), and the
+    matrix is None (the identity).
+    """
     sp_ = psp.spatial_pooler_
     if not isinstance(sp_, SpatialPoolerTransformer):
         raise TypeError(f"{caller}: a PatchSpatialPooler with a {type(sp_).__name__} as its "
@@ -450,23 +487,34 @@ def _patch_geometry(psp, caller):
     region = (K.band_of_positions(grid[0], pool_grid[0])[:, None] * pool_grid[1]
               + K.band_of_positions(grid[1], pool_grid[1])[None, :])
     connected = _connected(sp_).toarray()
-    pixel_of_bit = B.bit_pixel_matrix(psp._bit_pixels(), shapes["patch_shape"])
-    return shapes, grid, region, connected, pixel_of_bit
+    if len(psp.image_shape_) == 3:
+        # Bits are pixel major then channel: the layout of the map itself.
+        return (shapes, grid, region, connected, None,
+                tuple(shapes["patch_shape"]) + (psp.image_shape_[2],))
+    signs = psp._bit_signs() if signed else None
+    pixel_of_bit = B.bit_pixel_matrix(psp._bit_pixels(), shapes["patch_shape"], signs)
+    return shapes, grid, region, connected, pixel_of_bit, tuple(shapes["patch_shape"])
 
 
 def _patch_pooler_back(psp, W, caller):
-    shapes, grid, region, connected, pixel_of_bit = _patch_geometry(psp, caller)
+    shapes, grid, region, connected, pixel_of_bit, patch = _patch_geometry(psp, caller,
+                                                                           signed=True)
     n_columns = connected.shape[0]
     # Sum pooling: a region's feature counts the positions where the column won,
     # so its weight reaches every position of the region.
-    per_region = W.reshape(len(W), -1, n_columns) @ connected @ pixel_of_bit
-    patches = per_region[:, region].reshape(len(W), *grid, *shapes["patch_shape"])
+    per_region = W.reshape(len(W), -1, n_columns) @ connected
+    if pixel_of_bit is not None:
+        per_region = per_region @ pixel_of_bit
+    patches = per_region[:, region].reshape(len(W), *grid, *patch)
     image = B.transposed_patch_sum(patches, psp.image_shape_, shapes["stride"])
     return image.reshape(len(W), -1)
 
 
-def _patch_pooler_support(psp, X_in, R, caller):
-    shapes, grid, region, connected, pixel_of_bit = _patch_geometry(psp, caller)
+def _patch_pooler_support(psp, X_in, R, caller, signed):
+    # signed: an OFF bit's credit lands on its pixel negated, in brightness terms as
+    # in the class pictures; unsigned: as evidence, which then adds up to the score.
+    shapes, grid, region, connected, pixel_of_bit, patch = _patch_geometry(psp, caller,
+                                                                           signed=signed)
     n_columns = connected.shape[0]
     images = psp._validate_images(X_in, shapes, reset=False)
     n = len(images)
@@ -480,7 +528,9 @@ def _patch_pooler_support(psp, X_in, R, caller):
     per_position = (share[:, region] * active).reshape(-1, n_columns)
     credit = B.credit_synapses(bits.astype(np.float64), active.reshape(-1, n_columns), connected,
                                per_position)
-    patches = (credit @ pixel_of_bit).reshape(n, *grid, *shapes["patch_shape"])
+    if pixel_of_bit is not None:
+        credit = credit @ pixel_of_bit
+    patches = credit.reshape(n, *grid, *patch)
     return B.transposed_patch_sum(patches, psp.image_shape_, shapes["stride"]).reshape(n, -1)
 
 

@@ -622,6 +622,25 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         pixel = np.arange(ph * pw * per_pixel) // per_pixel
         return np.stack([pixel // pw, pixel % pw], axis=1)
 
+    def _bit_signs(self):
+        """The sign of each bit of an encoded patch in pixel terms: +1 or -1.
+
+        ndarray of float (n_patch_bits,), in the layout of :meth:`_bit_pixels`.
+        An OFF bit of a contrast encoding is on where its pixel is *darker* than
+        its patch, so what it carries back counts against its pixel's brightness
+        (-1); grey-level bits, ON bits and channel bits count for it (+1).
+        :mod:`skhtm.inspection` signs class weights with it.
+        """
+        ph, pw = self._check_params()["patch_shape"]
+        shape = getattr(self, "image_shape_", ())
+        if len(shape) == 3:  # channel maps skip the encoding: a bit per channel
+            return np.ones(ph * pw * shape[2])
+        if self.encoding == "grey":
+            return np.ones(ph * pw * self.n_levels)
+        # [ON_1 .. ON_n, OFF_1 .. OFF_n] per pixel (skhtm._patches.contrast_bits).
+        per_pixel = np.repeat([1.0, -1.0], self.n_levels)
+        return np.tile(per_pixel, ph * pw)
+
     def _encoded_patches(self, images, shapes, which=None):
         """Binary patches (n, grid_rows, grid_cols, n_patch_bits); only the patches
         at flat indices ``which`` (len(which), n_patch_bits) if given.

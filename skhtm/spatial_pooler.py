@@ -578,7 +578,9 @@ class SpatialPoolerTransformer(VersionedStateMixin, ClassNamePrefixFeaturesOutMi
         by_input = self._input_major(indptr, indices)
         rng = self.random_state_
         if shuffle:  # a copy, so that a failed call leaves the RNG untouched
-            rng = check_random_state(None)
+            # A new RandomState: check_random_state(None) is numpy's global one, which
+            # this would overwrite, and which a concurrent fit (threads) shares.
+            rng = np.random.RandomState()
             rng.set_state(self.random_state_.get_state())
         active = self.active_duty_cycles_.astype(np.float64)
         overlap = self.overlap_duty_cycles_.astype(np.float64)

@@ -15,6 +15,7 @@ import skhtm
 import skhtm._base
 from skhtm import (
     PatchSpatialPooler,
+    PooledFeatureUnion,
     SaccadeEncoder,
     SequencePooler,
     SpatialPoolerTransformer,
@@ -25,7 +26,7 @@ from skhtm import (
 from skhtm.exceptions import InconsistentVersionWarning
 
 ALL_ESTIMATORS = {SpatialPoolerTransformer, TemporalMemoryTransformer, SaccadeEncoder,
-                  SequencePooler, PatchSpatialPooler, ThermometerEncoder}
+                  SequencePooler, PatchSpatialPooler, ThermometerEncoder, PooledFeatureUnion}
 
 
 @pytest.fixture(scope="module")
@@ -64,16 +65,28 @@ def _order_pipeline():
         SequencePooler("concatenate"), LogisticRegression(max_iter=300))
 
 
+def _union_pipeline():
+    return make_pipeline(
+        PooledFeatureUnion([(f"patch{s}", PatchSpatialPooler(
+            SpatialPoolerTransformer(column_shape=32), patch_shape=3, pool_grid=2,
+            max_fit_patches=2000, random_state=s)) for s in range(2)]),
+        LogisticRegression(max_iter=300))
+
+
 PIPELINES = {"sp": _sp_pipeline, "saccade_tm": _saccade_pipeline, "patch": _patch_pipeline,
-             "sequence_pooler": _order_pipeline}
+             "sequence_pooler": _order_pipeline, "union": _union_pipeline}
 
 
 def _skhtm_names(pipe):
     names = set()
     for _, step in pipe.steps:
-        for est in [step, *[v for v in vars(step).values() if isinstance(v, BaseEstimator)]]:
-            if type(est).__module__.startswith("skhtm."):
-                names.add(f"{type(est).__module__}.{type(est).__qualname__}")
+        # A union's fitted branches sit in its transformer_list.
+        branches = [b for _, b in getattr(step, "transformer_list", [])
+                    if isinstance(b, BaseEstimator)]
+        for top in [step, *branches]:
+            for est in [top, *[v for v in vars(top).values() if isinstance(v, BaseEstimator)]]:
+                if type(est).__module__.startswith("skhtm."):
+                    names.add(f"{type(est).__module__}.{type(est).__qualname__}")
     return names
 
 

@@ -154,6 +154,17 @@ def test_same_random_state_same_sdrs_whatever_n_jobs_or_chunking(digits_bits):
     assert not np.array_equal(full, c.transform(B_test))
 
 
+def test_fit_leaves_numpys_global_random_state_alone(random_bits):
+    # The shuffling RNG is a copy of random_state_, never numpy's global RandomState:
+    # overwriting that changed the user's np.random stream, and two fits in threads
+    # (a PooledFeatureUnion with n_jobs) raced on it and learned different poolers.
+    np.random.seed(123)
+    expected = np.random.get_state()
+    SpatialPoolerTransformer(column_shape=64, random_state=0).fit(random_bits)
+    state = np.random.get_state()
+    assert all(np.array_equal(a, b) for a, b in zip(state, expected))
+
+
 def test_sparsity_and_output_formats(digits_bits):
     B_train, B_test, _, _ = digits_bits
     est = SpatialPoolerTransformer(**PARAMS).fit(B_train)
