@@ -63,6 +63,16 @@ def _connected_synapses(sp):
     return connected
 
 
+def _ndim(X):
+    """Dimensions of array-like X without numpy's array functions (objects that only
+    offer ``__array__`` refuse those); None where X is no array at all, for
+    validation to report."""
+    try:
+        return np.asarray(X).ndim
+    except (TypeError, ValueError):
+        return None
+
+
 def _square_shape(n_features):
     """(side, side) when a flattened image of n_features pixels is square, else None."""
     side = int(round(np.sqrt(n_features)))
@@ -748,7 +758,7 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         estimator. Records the channels of multi-channel images in
         ``shapes["n_channels"]``."""
         given = shapes.get("image_shape")
-        x_ndim = len(X.shape) if hasattr(X, "shape") else np.ndim(X)
+        x_ndim = len(X.shape) if hasattr(X, "shape") else _ndim(X)
         channels = x_ndim == 4 or (given is not None and len(given) == 3)
         if channels and not reset and hasattr(self, "image_shape_"):
             # A changed channel count would otherwise surface as a bare
