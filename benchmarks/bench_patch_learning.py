@@ -9,7 +9,9 @@ templates) and with several learning settings. The test set is not touched.
     python benchmarks/bench_patch_learning.py                 # 5,000 + 5,000 images
     python benchmarks/bench_patch_learning.py --n-train 2000 --n-val 2000 --quick
 
-Writes benchmarks/results/patch_learning.{json,md}. Each row's C of the
+The last encoding, "recipe: image_classifier's 3 poolers", is the recipe's whole
+PooledFeatureUnion (three contrast poolers) with its learning replaced by each
+setting. Writes benchmarks/results/patch_learning.{json,md}. Each row's C of the
 LogisticRegression is the better of 0.01 and 0.1 on the same validation split
 (for learned and random features alike).
 """
@@ -25,6 +27,7 @@ from sklearn.linear_model import LogisticRegression
 
 from skhtm import PatchSpatialPooler, PooledFeatureUnion, SpatialPoolerTransformer
 from skhtm.datasets import fetch_fashion_mnist
+from skhtm.recipes import image_classifier
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -50,10 +53,18 @@ ENCODINGS = {  # name -> PatchSpatialPooler keywords
     "contrast, 3x3, 2 levels": dict(encoding="contrast", patch_shape=3, n_levels=2),
     "contrast, 5x5, 2 levels": dict(encoding="contrast", patch_shape=5, n_levels=2),
     "whitened, 5x5, 2 levels": dict(encoding="whitened", patch_shape=5, n_levels=2),
+    "recipe: image_classifier's 3 poolers": None,
 }
 
 
 def features(enc_kw, sp_kw, seed, potential_pct=0.5):
+    if enc_kw is None:  # the recipe's union, its Spatial Poolers' learning replaced
+        union = image_classifier((28, 28), random_state=seed, n_jobs=2).named_steps[
+            "pooledfeatureunion"]
+        for name, _ in union.transformer_list:
+            union.set_params(**{f"{name}__spatial_pooler__{k}": v for k, v in {
+                "boost_strength": 0.0, **sp_kw}.items()})
+        return union
     sp = SpatialPoolerTransformer(column_shape=256, local_area_density=0.05,
                                   potential_pct=potential_pct, **sp_kw)
     return PooledFeatureUnion([("patch", PatchSpatialPooler(

@@ -34,10 +34,10 @@ def main():
          make_pipeline(MinMaxScaler(), LogisticRegression(max_iter=3000))),
         ("baseline", "LogisticRegression on binarized pixels",
          make_pipeline(Binarizer(threshold=127.0), LogisticRegression(max_iter=3000))),
-        ("baseline", "SVC, rbf kernel (scikit-learn defaults)",
-         make_pipeline(MinMaxScaler(), SVC())),
-        ("baseline", "k-nearest neighbours (k=5)",
-         make_pipeline(MinMaxScaler(), KNeighborsClassifier())),
+        # On the raw grey levels: gamma="scale" adapts the rbf kernel to them, and
+        # this is the stronger of raw and min-max scaled pixels here (0.9870 / 0.9852).
+        ("baseline", "SVC, rbf kernel (scikit-learn defaults)", SVC()),
+        ("baseline", "k-nearest neighbours (k=5)", KNeighborsClassifier()),
     ]
     rows = []
     for family, name, model in models:
