@@ -34,18 +34,16 @@ def sqrt_counts(X):
 
 
 def _image_pair(image_shape):
-    if isinstance(image_shape, Integral) and not isinstance(image_shape, bool):
-        image_shape = (int(image_shape), int(image_shape))
-    try:
-        pair = tuple(int(v) for v in image_shape)
-        ok = len(pair) == 2 and min(pair) >= 1 and all(
-            isinstance(v, Integral) and not isinstance(v, bool) for v in image_shape)
-    except TypeError:
-        ok = False
-    if not ok:
-        raise ValueError(f"image_classifier: image_shape must be (h, w) with positive ints; "
-                         f"got {image_shape!r}.")
-    return pair
+    """``image_shape`` as (h, w) of positive ints, or a ValueError naming the recipe."""
+    def is_int(v):
+        return isinstance(v, Integral) and not isinstance(v, bool)
+
+    items = (image_shape, image_shape) if is_int(image_shape) else image_shape
+    if isinstance(items, (tuple, list, np.ndarray)) and len(items) == 2 and all(
+            is_int(v) and v >= 1 for v in items):
+        return int(items[0]), int(items[1])
+    raise ValueError(f"image_classifier: image_shape must be (h, w) with positive ints; "
+                     f"got {image_shape!r}.")
 
 
 def image_classifier(image_shape, random_state=None, n_jobs=None, **overrides):
