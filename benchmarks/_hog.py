@@ -52,13 +52,12 @@ def hog_features(X, image_shape, orientations=9, pixels_per_cell=(4, 4),
     >>> hog_features(np.zeros((3, 64)), (8, 8), pixels_per_cell=(2, 2)).shape
     (3, 324)
     """
-    from skimage.feature import hog  # optional dependency: imported when used
-
     X = np.asarray(X, dtype=np.float64)
     h, w = image_shape
     if X.ndim != 2 or X.shape[1] != h * w:
         raise ValueError(f"hog_features: X must be (n_samples, {h * w}) for images of shape "
                          f"{(h, w)}; got shape {X.shape}.")
+    from skimage.feature import hog  # optional dependency: imported when used
     kw = dict(orientations=orientations, pixels_per_cell=pixels_per_cell,
               cells_per_block=cells_per_block, block_norm="L2-Hys")
     n_features = hog(np.zeros((h, w)), **kw).size

@@ -222,11 +222,13 @@ def test_support_through_patch_poolers_adds_up(recipe, digits):
     # The recipe scales its pooled counts: features that were zero (a column that won
     # nowhere in a region) carry evidence w * (0 - mean) / scale that no pixel caused.
     # The supports add up to the evidence of the others.
+    # The recipe's poolers encode contrast: plain evidence (contrast_sign=False) is what
+    # adds up; the default signs the credit of OFF bits.
     X_test, label = digits[2][:20], 4
-    support = pixel_support(recipe, X_test, classes=label)
+    support = pixel_support(recipe, X_test, classes=label, contrast_sign=False)
     union, clf = recipe[0], recipe[-1]
     evidence = union.transform(X_test) * clf.coef_[label]
-    present = np.hstack([branch[0].transform(X_test) > 0 for _, branch in
+    present = np.hstack([branch.transform(X_test) > 0 for _, branch in
                          union.transformer_list])
     np.testing.assert_allclose(support.sum(axis=(1, 2)), (evidence * present).sum(axis=1),
                                rtol=1e-6)
@@ -435,12 +437,16 @@ def test_contrast_support_signs(contrast_pipe, digits):
     assert (per_class.argmax(axis=1) == np.arange(10)).sum() >= 8
 
 
-def test_contrast_sign_does_not_touch_grey_encodings(recipe, digits):
-    X_test = digits[2][:10]
-    np.testing.assert_array_equal(pixel_support(recipe, X_test),
-                                  pixel_support(recipe, X_test, contrast_sign=False))
+def test_contrast_sign_does_not_touch_grey_encodings(digits):
+    X, y, X_test = digits[0], digits[1], digits[2][:10]
+    grey = make_pipeline(
+        PatchSpatialPooler(SpatialPoolerTransformer(column_shape=64, local_area_density=0.1),
+                           patch_shape=3, n_levels=2, pool_grid=3, random_state=0),
+        StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
+    np.testing.assert_array_equal(pixel_support(grey, X_test),
+                                  pixel_support(grey, X_test, contrast_sign=False))
     with pytest.raises(ValueError, match="pixel_support: contrast_sign must be True or False"):
-        pixel_support(recipe, X_test, contrast_sign="yes")
+        pixel_support(grey, X_test, contrast_sign="yes")
 
 
 # ------------------------------------------------------------------ two layers

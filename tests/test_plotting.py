@@ -127,4 +127,6 @@ def test_package_imports_without_optional_extras():
         "print(len(skhtm.skops_trusted_types()))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
-    assert out.stdout.strip() == "6"
+    # Without the extras, the same estimator types are trusted as with them.
+    import skhtm
+    assert out.stdout.strip() == str(len(skhtm.skops_trusted_types()))
