@@ -1,7 +1,7 @@
 """
-==============================================================
+================================================================
 Local features a patch Spatial Pooler learns, beside random ones
-==============================================================
+================================================================
 
 A :class:`~skhtm.PatchSpatialPooler` with ``encoding="contrast"`` codes each
 pixel of a patch as brighter (ON bits) or darker (OFF bits) than the patch's
