@@ -258,13 +258,25 @@ def _cell(value):
 
 
 def section_generic(results, name):
-    """Any other saved json, as a table of its values."""
+    """Any other saved json: the markdown its script wrote beside it (from the same
+    run), else a table of its values; and its picture, if the script saved one."""
     res = _load(results, name)
-    title = name[:-len(".json")].replace("_", " ")
-    L = [f"## {title[:1].upper()}{title[1:]}", "", _source(name) + " Shown as saved, "
-         "key by key.", "", "| key | value |", "|---|---|"]
-    L += [f"| {key} | {_cell(value)} |" for key, value in _flatten(res)]
-    return L + [""]
+    stem = name[:-len(".json")]
+    title = stem.replace("_", " ")
+    L = [f"## {title[:1].upper()}{title[1:]}", ""]
+    md_path = os.path.join(results, stem + ".md")
+    if os.path.exists(md_path):
+        with open(md_path) as f:
+            L += [_source(name, stem + ".md"), "", _nested(f.read(), results, levels=1), ""]
+    else:
+        L += [_source(name) + " Shown as saved, key by key.", "", "| key | value |",
+              "|---|---|"]
+        L += [f"| {key} | {_cell(value)} |" for key, value in _flatten(res)]
+        L.append("")
+    if os.path.exists(os.path.join(results, stem + ".png")) and not any(
+            f"{stem}.png" in line for line in L):
+        L += [f"![{title}]({FROM_DOCS}{stem}.png)", ""]
+    return L
 
 
 KNOWN = {"vision.json", "vision_quick.json", "learning_curve.json", "learning_curve_quick.json",
