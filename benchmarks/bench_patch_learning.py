@@ -42,6 +42,8 @@ LEARNING = {
     "defaults": DEFAULTS,
     "defaults, 3 epochs": dict(DEFAULTS, n_epochs=3),
     "defaults, boost 3": dict(DEFAULTS, boost_strength=3.0),
+    "defaults, boost 6": dict(DEFAULTS, boost_strength=6.0),
+    "defaults, boost 3, 2 epochs": dict(DEFAULTS, boost_strength=3.0, n_epochs=2),
     "defaults, dec 0.02": dict(DEFAULTS, syn_perm_inactive_dec=0.02),
     "inc 0.1 dec 0.02 at 0.5, boost 3, 2 epochs": dict(
         syn_perm_connected=0.5, syn_perm_active_inc=0.1, syn_perm_inactive_dec=0.02,
