@@ -711,55 +711,6 @@ def bit_tables(connected, rank, dtype):
 
 
 @jit
-def _k_winners(overlaps, k, min_overlap, candidates, winners):
-    """The slots of the ``k`` highest ``overlaps`` of at least ``min_overlap``,
-    ties to the lower slot, into ``winners``; returns how many (fewer than ``k``
-    where fewer columns are eligible). Global inhibition without boosting: the
-    Spatial Pooler's transform on one input.
-    """
-    n_columns = overlaps.shape[0]
-    top = overlaps[0]
-    for s in range(n_columns):
-        top = max(top, overlaps[s])
-    if top < min_overlap:
-        return 0
-    # The overlap ``cut`` of the k-th winner and how many columns exactly at it
-    # win, by counting passes from the top down: the k-th of a few hundred
-    # overlaps lies a few values below the top.
-    cut = top
-    above = 0  # columns whose overlap is above cut
-    while True:
-        at_least = 0
-        for s in range(n_columns):
-            if overlaps[s] >= cut:
-                at_least += 1
-        if at_least >= k:
-            n_at_cut = k - above
-            break
-        if cut == min_overlap:  # fewer than k columns are eligible: all win
-            n_at_cut = at_least - above
-            break
-        above = at_least
-        cut -= 1
-    # Candidates gathered without a branch per column (one is a candidate with
-    # probability ~k / n_columns: unpredictable for the branch predictor).
-    n_candidates = 0
-    for s in range(n_columns):
-        candidates[n_candidates] = s
-        n_candidates += overlaps[s] >= cut
-    n_winners = 0
-    for c in range(n_candidates):
-        s = candidates[c]
-        if overlaps[s] == cut:
-            if n_at_cut == 0:
-                continue
-            n_at_cut -= 1
-        winners[n_winners] = s
-        n_winners += 1
-    return n_winners
-
-
-@jit
 def pooled_channel_columns(active, patch_shape, stride, tables, slot_column, k, min_overlap,
                            row_band, col_band, n_band_cols, max_pooling, out):
     """Pooled Spatial Pooler activity over every patch of multi-channel images.
@@ -832,11 +783,6 @@ def pooled_channel_columns(active, patch_shape, stride, tables, slot_column, k, 
                                     overlaps[s] += row[s]
                 if blank:
                     continue  # no active bit: no column reaches min_overlap >= 1
-                n_winners = _k_winners(overlaps, k, min_overlap, candidates, winners)
                 base = (row_band[gy] * n_band_cols + col_band[gx]) * n_columns
-                for c in range(n_winners):
-                    column = slot_column[winners[c]]
-                    if max_pooling:
-                        out[i, base + column] = 1.0
-                    else:
-                        out[i, base + column] += 1.0
+                _pool_k_winners(overlaps, k, min_overlap, slot_column, candidates, winners,
+                                out[i], base, max_pooling)
