@@ -191,28 +191,39 @@ def _pool_k_winners(overlaps, k, min_overlap, slot_column, candidates, winners, 
 
 
 @jit
+def _image_peak(image):
+    """The maximum of ``image`` (0 for an all-zero or empty image)."""
+    peak = 0.0
+    for y in range(image.shape[0]):
+        for x in range(image.shape[1]):
+            if image[y, x] > peak:
+                peak = image[y, x]
+    return peak
+
+
+@jit
+def _scaled(value, by_peak, peak, low, high):
+    """One pixel scaled as every patch encoding scales it: by the image's
+    ``peak``, or ``low``..``high`` clipped to [0, 1]."""
+    if by_peak:
+        return value / peak if peak > 0.0 else 0.0
+    return min(max((value - low) / (high - low), 0.0), 1.0)
+
+
+@jit
 def grey_levels(image, by_peak, low, high, thresholds, levels):
     """Thermometer level (bits on, 0 .. n_levels) of each pixel of one image.
 
-    Scales as the patch encoding does (by the image's maximum, or ``low``..
-    ``high`` clipped to [0, 1]) and counts the thresholds the value exceeds;
-    the bits of level ``l`` are the first ``l`` thresholds, as in
-    ``uniform_thresholds`` / ``grey_bits``.
+    Scales as the patch encoding does (:func:`_scaled`) and counts the
+    thresholds the value exceeds; the bits of level ``l`` are the first ``l``
+    thresholds, as in ``uniform_thresholds`` / ``grey_bits``.
     """
     h, w = image.shape
     n_levels = thresholds.shape[0]
-    peak = 0.0
-    if by_peak:
-        for y in range(h):
-            for x in range(w):
-                if image[y, x] > peak:
-                    peak = image[y, x]
+    peak = _image_peak(image) if by_peak else 0.0
     for y in range(h):
         for x in range(w):
-            if by_peak:
-                value = image[y, x] / peak if peak > 0.0 else 0.0
-            else:
-                value = min(max((image[y, x] - low) / (high - low), 0.0), 1.0)
+            value = _scaled(image[y, x], by_peak, peak, low, high)
             level = 0
             while level < n_levels and value > thresholds[level]:
                 level += 1
@@ -398,21 +409,12 @@ def zca_whitening(z):
 
 @jit
 def _scale_image(image, by_peak, low, high, scaled):
-    """``image`` scaled as every patch encoding scales it, into ``scaled``:
-    by its maximum, or ``low``..``high`` clipped to [0, 1] (as :func:`grey_levels`)."""
-    h, w = image.shape
-    peak = 0.0
-    if by_peak:
-        for y in range(h):
-            for x in range(w):
-                if image[y, x] > peak:
-                    peak = image[y, x]
-    for y in range(h):
-        for x in range(w):
-            if by_peak:
-                scaled[y, x] = image[y, x] / peak if peak > 0.0 else 0.0
-            else:
-                scaled[y, x] = min(max((image[y, x] - low) / (high - low), 0.0), 1.0)
+    """``image`` scaled as every patch encoding scales it (:func:`_scaled`), into
+    ``scaled``."""
+    peak = _image_peak(image) if by_peak else 0.0
+    for y in range(image.shape[0]):
+        for x in range(image.shape[1]):
+            scaled[y, x] = _scaled(image[y, x], by_peak, peak, low, high)
 
 
 @jit
