@@ -23,6 +23,9 @@ from skhtm.datasets import fetch_fashion_mnist
 from skhtm.inspection import class_pictures, pixel_support
 from skhtm.recipes import image_classifier
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _figures import pyplot  # noqa: E402
+
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
            "Bag", "Ankle boot"]
@@ -59,12 +62,8 @@ def main():
         json.dump(res, f, indent=1)
     print(f"class pictures nearest their own class mean: {nearest_own}/10; "
           f"test accuracy {res['test_accuracy']:.4f} ({len(X)} training images)")
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed (pip install -e '.[bench]'): no figure", file=sys.stderr)
+    plt = pyplot()
+    if plt is None:
         return
     fig, axes = plt.subplots(4, 10, figsize=(13, 5.8))
     for c in range(10):

@@ -56,6 +56,7 @@ from skhtm.recipes import image_classifier
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _child import run_in_child  # noqa: E402
+from _figures import pyplot  # noqa: E402
 from _hog import SKIMAGE_MISSING, have_skimage, hog_transformer  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
@@ -329,12 +330,8 @@ def markdown(res, stem):
 
 
 def figure(res, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed (pip install -e '.[bench]'): no figure", file=sys.stderr)
+    plt = pyplot()
+    if plt is None:
         return
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     colours = {}

@@ -53,6 +53,7 @@ from skhtm import (
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _data import load_fashion_mnist  # noqa: E402
+from _figures import pyplot  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 CHUNK = 2500  # images per transform chunk: bounds memory (8 x 4096 dense bits each)
@@ -245,12 +246,8 @@ def part_temporal(data, quick, n_sweep):
 # ------------------------------------------------------------------ report
 
 def figure(glimpses, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed (pip install -e '.[bench]'): no figure")
+    plt = pyplot()
+    if plt is None:
         return None
     g = sorted(glimpses, key=int)
     fig, ax = plt.subplots(figsize=(5, 3.2))
