@@ -426,30 +426,14 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         ph, pw = shapes["patch_shape"]
         n_pixels = ph * pw
         n_bits = n_pixels * self._bits_per_pixel()
-        permanences = sp.permanences_.tocsr()
-        # The Spatial Pooler's own test for a connected synapse (float32 against
-        # syn_perm_connected), so both agree on every permanence at the threshold.
-        connected = np.zeros(permanences.shape, dtype=bool)
-        rows = np.repeat(np.arange(permanences.shape[0]), np.diff(permanences.indptr))
-        connected[rows, permanences.indices] = permanences.data >= sp.syn_perm_connected
         dtype = np.int16 if n_bits < np.iinfo(np.int16).max else np.int32
         contrast = self.encoding != "grey"
         make_tables = K.contrast_column_tables if contrast else K.column_tables
-        tables, slot_column = make_tables(connected, sp.column_rank_, n_pixels, self.n_levels,
-                                          dtype)
-        k = int(sp._n_active(getattr(sp, "inhibition_radius_", None)))
-        min_overlap = max(int(sp.stimulus_threshold), 1)
-        min_overlap = min(min_overlap, n_bits + 1)  # none can win beyond every bit
-        grid = self._grid(image_shape, shapes)
-        pool_grid = shapes["pool_grid"]
-        row_band = K.band_of_positions(grid[0], pool_grid[0])
-        col_band = K.band_of_positions(grid[1], pool_grid[1])
-        patch_shape = np.asarray(shapes["patch_shape"], dtype=np.int64)
-        stride = np.asarray(shapes["stride"], dtype=np.int64)
-        thresholds = uniform_thresholds(self.n_levels).astype(np.float64)
+        tables, slot_column = make_tables(_connected_synapses(sp), sp.column_rank_, n_pixels,
+                                          self.n_levels, dtype)
+        common = self._pass_arguments(shapes, image_shape)
         by_peak = self.value_range is None
         low, high = (0.0, 1.0) if by_peak else (float(v) for v in self.value_range)
-        max_pooling = self.pooling == "max"
 
         if contrast:
             thresholds = shapes["contrast_thresholds"]
@@ -459,15 +443,19 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
 
             def run_contrast(images, out):
                 K.pooled_patch_contrast_columns(
-                    images, by_peak, low, high, thresholds, whitening_t, whiten, patch_shape,
-                    stride, tables, slot_column, k, min_overlap, row_band, col_band,
-                    int(pool_grid[1]), max_pooling, out)
+                    images, by_peak, low, high, thresholds, whitening_t, whiten,
+                    common["patch_shape"], common["stride"], tables, slot_column, common["k"],
+                    common["min_overlap"], common["row_band"], common["col_band"],
+                    common["n_band_cols"], common["max_pooling"], out)
             return run_contrast
 
+        thresholds = uniform_thresholds(self.n_levels).astype(np.float64)
+
         def run(images, out):
-            K.pooled_patch_columns(images, by_peak, low, high, thresholds, patch_shape,
-                                   stride, tables, slot_column, k, min_overlap, row_band,
-                                   col_band, int(pool_grid[1]), max_pooling, out)
+            K.pooled_patch_columns(
+                images, by_peak, low, high, thresholds, common["patch_shape"], common["stride"],
+                tables, slot_column, common["k"], common["min_overlap"], common["row_band"],
+                common["col_band"], common["n_band_cols"], common["max_pooling"], out)
         return run
 
     def _fused_channel_pass(self, shapes, image_shape):
@@ -477,22 +465,32 @@ class PatchSpatialPooler(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, T
         n_bits = self._n_patch_bits(shapes)
         dtype = np.int16 if n_bits < np.iinfo(np.int16).max else np.int32
         tables, slot_column = K.bit_tables(_connected_synapses(sp), sp.column_rank_, dtype)
-        k = int(sp._n_active(getattr(sp, "inhibition_radius_", None)))
-        min_overlap = sp._min_overlap()
-        grid = self._grid(image_shape, shapes)
-        pool_grid = shapes["pool_grid"]
-        row_band = K.band_of_positions(grid[0], pool_grid[0])
-        col_band = K.band_of_positions(grid[1], pool_grid[1])
-        patch_shape = np.asarray(shapes["patch_shape"], dtype=np.int64)
-        stride = np.asarray(shapes["stride"], dtype=np.int64)
-        max_pooling = self.pooling == "max"
+        common = self._pass_arguments(shapes, image_shape)
 
         def run(images, out):
             # Bits as bool: one compiled signature whatever the maps' dtype.
-            K.pooled_channel_columns(images > 0, patch_shape, stride, tables, slot_column, k,
-                                     min_overlap, row_band, col_band, int(pool_grid[1]),
-                                     max_pooling, out)
+            K.pooled_channel_columns(
+                images > 0, common["patch_shape"], common["stride"], tables, slot_column,
+                common["k"], common["min_overlap"], common["row_band"], common["col_band"],
+                common["n_band_cols"], common["max_pooling"], out)
         return run
+
+    def _pass_arguments(self, shapes, image_shape):
+        """What every fused pass takes beside its tables: the fitted Spatial Pooler's
+        k and minimum overlap (its own transform's), the patch geometry and the
+        pooling band of each patch row and column."""
+        sp = self.spatial_pooler_
+        grid = self._grid(image_shape, shapes)
+        pool_grid = shapes["pool_grid"]
+        return dict(
+            k=int(sp._n_active(getattr(sp, "inhibition_radius_", None))),
+            min_overlap=sp._min_overlap(),
+            patch_shape=np.asarray(shapes["patch_shape"], dtype=np.int64),
+            stride=np.asarray(shapes["stride"], dtype=np.int64),
+            row_band=K.band_of_positions(grid[0], pool_grid[0]),
+            col_band=K.band_of_positions(grid[1], pool_grid[1]),
+            n_band_cols=int(pool_grid[1]),
+            max_pooling=self.pooling == "max")
 
     def _chunked_pass(self, shapes):
         """Patches of a few images through the Spatial Pooler's own transform."""
