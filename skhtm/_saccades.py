@@ -316,6 +316,37 @@ def coordinate_sdr(positions, n_bits, n_active, resolution):
     return out
 
 
+def place_shape(frame_shape, frame, resolution):
+    """(rows, cols) of the place-cell grid that covers every position a
+    fixation can take in the reference ``frame``: the image itself for
+    "image", the offsets -(h - 1) .. h - 1 for the relative frames."""
+    h, w = frame_shape
+    span = (h, w) if frame == "image" else (2 * h - 1, 2 * w - 1)
+    return tuple(int(math.ceil(s / resolution)) for s in span)
+
+
+def place_sdr(positions, frame_shape, frame, resolution):
+    """One-hot place code of 2-D positions: one cell per ``resolution`` x
+    ``resolution`` pixels of the reference frame, row-major.
+
+    A place cell fires for one region of the object's reference frame (a grid
+    module whose period exceeds the object): feature-at-location binding then
+    needs one cell per feature and place, where an SDR location would need one
+    per active location bit.
+
+    positions : (m, 2) float, pixels. Returns (m, rows * cols) uint8.
+    """
+    rows, cols = place_shape(frame_shape, frame, resolution)
+    h, w = frame_shape
+    origin = np.zeros(2) if frame == "image" else np.array([h - 1, w - 1], dtype=np.float64)
+    cell = np.floor((np.asarray(positions, dtype=np.float64).reshape(-1, 2) + origin)
+                    / resolution).astype(np.int64)
+    cell = np.clip(cell, 0, np.array([rows - 1, cols - 1]))
+    out = np.zeros((len(cell), rows * cols), dtype=np.uint8)
+    out[np.arange(len(cell)), cell[:, 0] * cols + cell[:, 1]] = 1
+    return out
+
+
 GRID_MODULE_SIDE = 6
 
 
@@ -348,11 +379,13 @@ def grid_cell_sdr(positions, n_modules, resolution):
     return out.reshape(m, n_modules * k * k)
 
 
-def relative_positions(fixations, frame):
+def relative_positions(fixations, frame, centres=None):
     """Fixations (n, steps, 2) expressed in a reference ``frame``.
 
     ``"image"``: as they are; ``"first"``: relative to the sequence's first
     fixation (object-centred once the gaze lands on the object the same way);
+    ``"object"``: relative to ``centres`` (n, steps, 2), the centre of mass of
+    the frame each fixation looks at, object-centred whatever the gaze does;
     ``"displacement"``: the movement since the previous fixation (0 at first).
     """
     fixations = fixations.astype(np.float64)
@@ -360,6 +393,8 @@ def relative_positions(fixations, frame):
         return fixations
     if frame == "first":
         return fixations - fixations[:, :1]
+    if frame == "object":
+        return fixations - centres
     moves = np.zeros_like(fixations)
     moves[:, 1:] = np.diff(fixations, axis=1)
     return moves

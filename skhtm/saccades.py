@@ -9,10 +9,12 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
     _fit_context,
+    clone,
 )
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import check_is_fitted
 
 from . import _saccades as K
 from ._base import VersionedStateMixin
@@ -21,7 +23,7 @@ from ._validation import int_shape, validate_image_batch
 
 # Samples per transform chunk; fixed, so results never depend on n_jobs.
 _CHUNK = 256
-_LOCATIONS = {"coordinate", "grid"}
+_LOCATIONS = {"coordinate", "grid", "place"}
 
 
 def _finite(value):
@@ -80,6 +82,15 @@ class SaccadeEncoder(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, Trans
         Pixels per periphery cell side.
     n_levels : int, default=1
         Bits per pixel (and per periphery cell) for grey levels.
+    fovea_features : transformer, default=None
+        What the fovea sees: ``None`` gives its grey-level bits; a transformer
+        (e.g. a :class:`PatchSpatialPooler`, or several in a
+        :class:`PooledFeatureUnion`) is cloned into ``fovea_features_``,
+        fitted on the fovea crops of the training glimpses, and each glimpse's
+        fovea part becomes its features: local pooled features that tolerate
+        small shifts inside the fovea. It receives crops as ``(m, fh * fw)``
+        grey levels in [0, 1]; a clone with an ``image_shape`` parameter left
+        at ``None`` gets ``fovea_shape``. The glimpses are then float32.
     grey_encoding : {"thermometer", "bitplanes"}, default="thermometer"
         "thermometer": ``n_levels`` evenly spaced thresholds, similar grey
         levels share bits; "bitplanes": the binary digits of the value
@@ -121,16 +132,21 @@ default="saliency"
         side of the fovea.
     allow_revisits : bool, default=False
         Whether a path may fixate the same position twice.
-    location : {"coordinate", "grid"} or None, default="coordinate"
+    location : {"coordinate", "grid", "place"} or None, default="coordinate"
         Location signal. "coordinate": Numenta's coordinate encoder (hashed
         neighbourhoods; ``location_active_bits`` of ``location_bits`` on).
         "grid": grid-cell-like modules of 6x6 cells at growing scales, 4 cells
-        on per module, ``location_bits // 36`` modules. ``None``: no location.
-    location_frame : {"first", "image", "displacement"}, default="first"
+        on per module, ``location_bits // 36`` modules. "place": one active
+        cell per ``location_resolution`` x ``location_resolution`` pixels of
+        the reference frame (``location_bits`` is unused): the code the
+        :class:`ObjectLayerClassifier` binds features to. ``None``: no location.
+    location_frame : {"first", "image", "object", "displacement"}, default="first"
         Reference of the location signal. "image": the position in the image;
         "first": relative to the first fixation of the sequence, which makes
         the code object-centred when the gaze path follows the object;
-        "displacement": the movement since the previous fixation.
+        "object": relative to the frame's centre of mass, object-centred
+        whatever the gaze policy; "displacement": the movement since the
+        previous fixation.
     location_bits : int, default=256
         Size of the location SDR.
     location_active_bits : int, default=16
@@ -150,7 +166,9 @@ default="saliency"
     image_shape_ : tuple of int
         ``(n_frames, h, w)`` seen in ``fit``; ``n_frames`` is 1 for images.
     n_bits_ : int
-        Bits per glimpse.
+        Bits per glimpse (features per glimpse with ``fovea_features``).
+    fovea_features_ : transformer
+        The fitted clone of ``fovea_features``; only when it is set.
 
     See Also
     --------
@@ -201,6 +219,7 @@ default="saliency"
         "periphery_shape": [Interval(Integral, 1, None, closed="left"), "array-like", None],
         "periphery_scale": [Interval(Integral, 1, None, closed="left")],
         "n_levels": [Interval(Integral, 1, 16, closed="both")],
+        "fovea_features": [HasMethods(["fit", "transform"]), None],
         "grey_encoding": [StrOptions({"thermometer", "bitplanes"})],
         "value_range": ["array-like", None],
         "gaze": [StrOptions({"saliency", "scan", "object_scan", "random"}), "array-like",
@@ -211,7 +230,7 @@ default="saliency"
         "inhibition_radius": [Interval(Real, 0, None, closed="left"), None],
         "allow_revisits": ["boolean"],
         "location": [StrOptions(_LOCATIONS), None],
-        "location_frame": [StrOptions({"first", "image", "displacement"})],
+        "location_frame": [StrOptions({"first", "image", "object", "displacement"})],
         "location_bits": [Interval(Integral, 1, None, closed="left")],
         "location_active_bits": [Interval(Integral, 1, None, closed="left")],
         "location_resolution": [Interval(Real, 0, None, closed="neither")],
@@ -228,6 +247,7 @@ default="saliency"
         periphery_shape=None,
         periphery_scale=3,
         n_levels=1,
+        fovea_features=None,
         grey_encoding="thermometer",
         value_range=None,
         gaze="saliency",
@@ -250,6 +270,7 @@ default="saliency"
         self.periphery_shape = periphery_shape
         self.periphery_scale = periphery_scale
         self.n_levels = n_levels
+        self.fovea_features = fovea_features
         self.grey_encoding = grey_encoding
         self.value_range = value_range
         self.gaze = gaze
@@ -270,7 +291,10 @@ default="saliency"
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
-        """Check X and the parameters against it; nothing is learned.
+        """Check X and the parameters against it; fit ``fovea_features`` if set.
+
+        Without ``fovea_features`` nothing is learned. With it, its clone is
+        fitted on the fovea crops of every glimpse of X.
 
         Parameters
         ----------
@@ -285,8 +309,25 @@ default="saliency"
         self : object
         """
         frames, shape = self._validate_input(X, reset=True)
+        if self.fovea_features is not None:
+            if self._fovea() is None:
+                self._fail("fovea_features needs a fovea; fovea_shape is None.")
+            seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+            crops = np.concatenate([self._fovea_crops(frames[c], seed)[0] for c in
+                                    (slice(i, i + _CHUNK) for i in range(0, len(frames), _CHUNK))])
+            features = clone(self.fovea_features)
+            if "image_shape" in features.get_params(deep=False) and \
+                    features.get_params(deep=False)["image_shape"] is None:
+                features.set_params(image_shape=self._fovea())
+            crops = crops.reshape(-1, crops.shape[-1])
+            self.fovea_features_ = features.fit(crops)
+            self._n_fovea_features = int(np.asarray(features.transform(crops[:1])).shape[-1]) \
+                if not hasattr(features.transform(crops[:1]), "toarray") else \
+                int(features.transform(crops[:1]).shape[-1])
+        elif hasattr(self, "fovea_features_"):
+            del self.fovea_features_
         self.image_shape_ = shape
-        self.n_bits_ = self._n_bits()
+        self.n_bits_ = self._n_bits(shape)
         return self
 
     def transform(self, X):
@@ -301,16 +342,20 @@ default="saliency"
         -------
         glimpses : ndarray of uint8 of shape (n_samples, n_steps, n_bits)
             ``n_steps = n_frames * n_glimpses``; each row is one glimpse.
+            float32 with ``fovea_features``.
         """
         self._validate_params()
+        if self.fovea_features is not None:
+            check_is_fitted(self, "fovea_features_")
         frames, shape = self._validate_input(X, reset=False)
-        if hasattr(self, "n_bits_") and self._n_bits() != self.n_bits_:
+        if hasattr(self, "n_bits_") and self._n_bits(shape) != self.n_bits_:
             # set_params after fit changed the glimpse size: the output would
             # no longer match n_bits_ nor get_feature_names_out.
             self._fail(f"the parameters now give glimpses of {self._n_bits()} bits, but the "
                        f"encoder was fit for n_bits_={self.n_bits_} (a shape, n_levels or "
                        f"location parameter changed after fit); call fit again.")
-        return self._map_chunks(frames, shape, self._encode_chunk, np.uint8)
+        dtype = np.uint8 if self.fovea_features is None else np.float32
+        return self._map_chunks(frames, shape, self._encode_chunk, dtype)
 
     def fixations(self, X):
         """Where the gaze policy looks: (row, col) of every glimpse.
@@ -350,7 +395,7 @@ default="saliency"
     def glimpse_layout(self):
         """Slices of a glimpse: ``{"fovea": slice, "periphery": slice, "location": slice}``
         (empty slices for parts that are off)."""
-        n_fovea, n_periphery, n_location = self._part_sizes()
+        n_fovea, n_periphery, n_location = self._part_sizes(getattr(self, "image_shape_", None))
         a, b = n_fovea, n_fovea + n_periphery
         return {"fovea": slice(0, a), "periphery": slice(a, b),
                 "location": slice(b, b + n_location)}
@@ -361,7 +406,7 @@ default="saliency"
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.requires_fit = False
+        tags.requires_fit = self.fovea_features is not None
         tags.input_tags.three_d_array = True
         tags.input_tags.positive_only = self.value_range is None
         tags.transformer_tags.preserves_dtype = []
@@ -369,7 +414,9 @@ default="saliency"
 
     # ----------------------------------------------------------- internals
 
-    def _part_sizes(self):
+    def _part_sizes(self, shape=None):
+        """Sizes of the fovea, periphery and location parts of a glimpse, for
+        frames of ``shape`` (n_frames, h, w); the place code's size needs it."""
         fh, fw = self._fovea() or (0, 0)
         ph, pw = self._periphery() or (0, 0)
         n_periphery = ph * pw * self.n_levels
@@ -377,13 +424,22 @@ default="saliency"
             n_location = 0
         elif self.location == "coordinate":
             n_location = self.location_bits
+        elif self.location == "place":
+            if shape is None:
+                self._fail("the size of a place code depends on the images' shape; fit first.")
+            rows, cols = K.place_shape(shape[1:], self.location_frame, self.location_resolution)
+            n_location = rows * cols
         else:
             n_location = (self.location_bits // K.GRID_MODULE_SIDE ** 2
                           ) * K.GRID_MODULE_SIDE ** 2
-        return fh * fw * self.n_levels, n_periphery, n_location
+        if self.fovea_features is not None and hasattr(self, "fovea_features_"):
+            n_fovea = self._n_fovea_features
+        else:
+            n_fovea = fh * fw * self.n_levels
+        return n_fovea, n_periphery, n_location
 
-    def _n_bits(self):
-        return sum(self._part_sizes())
+    def _n_bits(self, shape=None):
+        return sum(self._part_sizes(shape))
 
     def _fail(self, message):
         raise ValueError(f"{type(self).__name__}: {message}")
@@ -436,8 +492,8 @@ default="saliency"
                            f"periphery_scale={self.periphery_scale} pixels: {span} pixels) is "
                            f"more than 4 times the images ({h}, {w}); its outer cells would "
                            f"always be black.")
-        if self._n_bits() >= 2 ** 31:
-            self._fail(f"a glimpse of {self._n_bits()} bits is too large (location_bits="
+        if self._n_bits(shape) >= 2 ** 31:
+            self._fail(f"a glimpse of {self._n_bits(shape)} bits is too large (location_bits="
                        f"{self.location_bits}).")
         if self.location == "grid" and self.location_bits < K.GRID_MODULE_SIDE ** 2:
             self._fail(f"location='grid' needs location_bits >= {K.GRID_MODULE_SIDE ** 2} "
@@ -577,6 +633,18 @@ default="saliency"
             points = np.broadcast_to(np.asarray(gaze, dtype=np.int64), (len(flat), g, 2))
         return points.reshape(n, n_frames * g, 2)
 
+    def _fovea_crops(self, frames, seed):
+        """Fovea crops (n, n_steps, fh * fw) of a chunk of frames, in [0, 1], and
+        the fixations they were taken at."""
+        n, n_frames, h, w = frames.shape
+        fixations = self._fixation_chunk(frames, seed)
+        fovea = self._fovea()
+        pad = max(fovea) // 2 + 1
+        padded = K.pad_frames(frames.reshape(n * n_frames, h, w), pad)
+        crops = K.fovea_patches(padded, pad, fixations.reshape(n * n_frames, self.n_glimpses, 2),
+                                fovea)
+        return crops.reshape(n, n_frames * self.n_glimpses, -1), fixations
+
     def _encode_chunk(self, frames, seed):
         n, n_frames, h, w = frames.shape
         fixations = self._fixation_chunk(frames, seed)
@@ -595,20 +663,35 @@ default="saliency"
             padded = K.pad_frames(flat, pad)
         if self.fovea_shape is not None:
             patches = K.fovea_patches(padded, pad, per_frame, fovea)
-            parts.append(grey_bits(patches.reshape(n, n_frames * g, -1), self.n_levels,
-                                     self.grey_encoding))
+            if self.fovea_features is None:
+                parts.append(grey_bits(patches.reshape(n, n_frames * g, -1), self.n_levels,
+                                       self.grey_encoding))
+            else:
+                seen = self.fovea_features_.transform(patches.reshape(n * n_frames * g, -1))
+                seen = seen.toarray() if hasattr(seen, "toarray") else np.asarray(seen)
+                parts.append(seen.astype(np.float32, copy=False).reshape(n, n_frames * g, -1))
         if self.periphery_shape is not None:
             table = K.summed_area_table(padded)
             coarse = K.periphery_patches(table, pad, per_frame, periphery, self.periphery_scale)
             parts.append(grey_bits(coarse.reshape(n, n_frames * g, -1), self.n_levels,
                                      self.grey_encoding))
         if self.location is not None:
-            positions = K.relative_positions(fixations, self.location_frame).reshape(-1, 2)
-            if self.location == "coordinate":
+            centres = None
+            if self.location_frame == "object":
+                centres = np.repeat(K.centre_of_mass(flat).reshape(n, n_frames, 1, 2), g,
+                                    axis=2).reshape(n, n_frames * g, 2)
+            positions = K.relative_positions(fixations, self.location_frame,
+                                             centres).reshape(-1, 2)
+            if self.location == "place":
+                code = K.place_sdr(positions, (h, w), self.location_frame,
+                                   self.location_resolution)
+            elif self.location == "coordinate":
                 code = K.coordinate_sdr(positions, self.location_bits,
                                         self.location_active_bits, self.location_resolution)
             else:
                 code = K.grid_cell_sdr(positions, self.location_bits // K.GRID_MODULE_SIDE ** 2,
                                        self.location_resolution)
             parts.append(code.reshape(n, n_frames * g, -1))
+        if len(parts) > 1 and parts[0].dtype != np.uint8:
+            parts = [p.astype(np.float32, copy=False) for p in parts]
         return np.concatenate(parts, axis=2)
