@@ -14,6 +14,7 @@ from skhtm.datasets import (
     fetch_fashion_mnist,
     fetch_mnist,
     get_data_home,
+    make_cluttered,
     make_moving_digits,
     make_translated,
     read_idx,
@@ -236,6 +237,145 @@ def test_make_translated_errors():
     with pytest.raises(ValueError, match="canvas_shape must be"):
         make_translated(np.zeros((2, 4, 4)), (10, 0))
 
+
+
+def _object_layer(canvases, images, offsets):
+    """The canvases as they would be with the objects alone (no clutter)."""
+    layer = np.zeros_like(canvases)
+    h, w = images.shape[1:]
+    for canvas, image, (r, c) in zip(layer, images, offsets):
+        canvas[r:r + h, c:c + w] = image
+    return layer
+
+
+def _constant_images(n, shape=(28, 28)):
+    """Image i filled with i + 1: a canvas pixel's value names the image it came from."""
+    return np.broadcast_to(np.arange(1, n + 1, dtype=np.uint8)[:, None, None],
+                           (n, *shape)).copy()
+
+
+def test_make_cluttered_shape_dtype_seed_and_object():
+    images = np.random.RandomState(0).randint(1, 256, (50, 28, 28)).astype(np.uint8)
+    canvases, offsets = make_cluttered(images, 60, random_state=1, return_offsets=True)
+    assert canvases.shape == (50, 60, 60) and canvases.dtype == np.uint8
+    assert offsets.shape == (50, 2) and offsets.min() >= 0 and offsets.max() <= 32
+    # Clutter adds ink but never erases the object, which sits whole at its offset.
+    layer = _object_layer(canvases, images, offsets)
+    assert (canvases >= layer).all()
+    assert (canvases != layer).any()
+    # Placement is make_translated's draw; without fragments the canvases are its canvases.
+    translated, translated_offsets = make_translated(images, 60, random_state=1,
+                                                     return_offsets=True)
+    np.testing.assert_array_equal(offsets, translated_offsets)
+    bare, bare_offsets = make_cluttered(images, 60, n_fragments=0, random_state=1,
+                                        return_offsets=True)
+    np.testing.assert_array_equal(bare, translated)
+    np.testing.assert_array_equal(bare_offsets, offsets)
+    # Same seed, same canvases; another seed, other canvases.
+    np.testing.assert_array_equal(make_cluttered(images, 60, random_state=1), canvases)
+    assert (make_cluttered(images, 60, random_state=2) != canvases).any()
+    flat = make_cluttered(images.reshape(50, -1).astype(np.float32), (60, 70),
+                          fragment_shape=(5, 9), random_state=1)
+    assert flat.shape == (50, 60, 70) and flat.dtype == np.float32
+
+
+def test_make_cluttered_fragments_come_from_other_images():
+    n = 5
+    images = _constant_images(n, (10, 10))
+    canvases, offsets = make_cluttered(images, 80, n_fragments=40, fragment_shape=2,
+                                       random_state=0, return_offsets=True)
+    layer = _object_layer(canvases, images, offsets)
+    for i, (canvas, objects) in enumerate(zip(canvases, layer)):
+        outside = (objects == 0) & (canvas != 0)
+        # Every other image, and only other images, shows up in the clutter.
+        assert set(np.unique(canvas[outside])) == set(range(1, n + 1)) - {i + 1}
+        # Over the object only brighter fragments show; elsewhere it is intact.
+        inside = objects != 0
+        assert set(np.unique(canvas[inside])) <= set(range(i + 1, n + 1))
+    # The brightest object is never covered.
+    r, c = offsets[-1]
+    assert (canvases[-1, r:r + 10, c:c + 10] == n).all()
+    # A batch of one image is cluttered with fragments of itself.
+    coded = np.arange(1, 401, dtype=np.float64).reshape(1, 20, 20)
+    alone, ((r, c),) = make_cluttered(coded, 50, random_state=0, return_offsets=True)
+    clutter = alone[0].copy()
+    clutter[r:r + 20, c:c + 20] = 0
+    assert clutter.any() and set(np.unique(clutter)) - {0} <= set(coded.ravel())
+
+
+def test_make_cluttered_fragments_are_whole_patches():
+    n, h, w, fh, fw, n_fragments = 60, 20, 20, 5, 7, 3
+    index, row, col = np.meshgrid(np.arange(n), np.arange(h), np.arange(w), indexing="ij")
+    # Each pixel's value encodes its image, row and column.
+    coded = (1 + index * 10000 + row * 100 + col).astype(np.float64)
+    canvases, offsets = make_cluttered(coded, 50, n_fragments=n_fragments,
+                                       fragment_shape=(fh, fw), random_state=3,
+                                       return_offsets=True)
+    layer = _object_layer(canvases, coded, offsets)
+    cut_rows, cut_cols, whole = set(), set(), 0
+    for i, (canvas, objects) in enumerate(zip(canvases, layer)):
+        R, C = np.nonzero(canvas != objects)
+        value = canvas[R, C].astype(np.int64) - 1
+        source, src_r, src_c = value // 10000, value // 100 % 100, value % 100
+        assert (source != i).all()
+        cut_rows |= set(src_r)
+        cut_cols |= set(src_c)
+        # A fragment is a translated copy: its pixels share a source and a shift.
+        patches = {}
+        for key in zip(source, R - src_r, C - src_c, R, C):
+            patches.setdefault(key[:3], []).append(key[3:])
+        assert 1 <= len(patches) <= n_fragments
+        for pixels in patches.values():
+            rows, cols = np.array(pixels).T
+            assert np.ptp(rows) < fh and np.ptp(cols) < fw
+            whole += len(pixels) == fh * fw
+    assert whole > 0
+    # Cuts reach every row and column of the source images.
+    assert cut_rows == set(range(h)) and cut_cols == set(range(w))
+
+
+def test_make_cluttered_clutter_area_matches_n_fragments():
+    n, area = 30, 8 * 8
+    images = _constant_images(n)
+    for n_fragments in (1, 4):
+        canvases, offsets = make_cluttered(images, 60, n_fragments=n_fragments,
+                                           random_state=0, return_offsets=True)
+        clutter = (canvases > _object_layer(canvases, images, offsets)).sum(axis=(1, 2))
+        assert (clutter <= n_fragments * area).all()
+        # On the darkest object every fragment pixel shows: at least one fragment's area.
+        assert area <= clutter[0] <= n_fragments * area
+        assert clutter.max() == n_fragments * area
+        assert ((canvases != 0).sum(axis=(1, 2)) >= 28 * 28).all()
+    # Fragments are pasted wholly on the canvas, reaching every pixel of it.
+    ones = np.ones((2000, 8, 8), np.uint8)
+    canvases, offsets = make_cluttered(ones, 20, n_fragments=1, random_state=0,
+                                       return_offsets=True)
+    clutter = canvases > _object_layer(canvases, ones, offsets)
+    assert clutter.any(axis=0).all()
+
+
+def test_make_cluttered_errors():
+    images = np.zeros((2, 28, 28))
+    with pytest.raises(ValueError, match="make_cluttered: n_fragments must be an int >= 0"):
+        make_cluttered(images, n_fragments=-1)
+    with pytest.raises(ValueError, match="make_cluttered: n_fragments must be an int >= 0"):
+        make_cluttered(images, n_fragments=2.5)
+    with pytest.raises(ValueError, match=r"make_cluttered: fragments of 30x4 are larger "
+                                         r"than the 28x28 images"):
+        make_cluttered(images, fragment_shape=(30, 4))
+    with pytest.raises(ValueError, match="make_cluttered: fragment_shape must be"):
+        make_cluttered(images, fragment_shape=0)
+    with pytest.raises(ValueError, match="make_cluttered: images of 28x28 do not fit on "
+                                         "a 20x20 canvas"):
+        make_cluttered(images, 20)
+    with pytest.raises(ValueError, match="make_cluttered: canvas_shape must be"):
+        make_cluttered(images, (60, 0))
+    with pytest.raises(ValueError, match="make_cluttered: 30 pixels per image is not square"):
+        make_cluttered(np.zeros((2, 30)))
+    with pytest.raises(ValueError, match="make_cluttered: images must be"):
+        make_cluttered(np.zeros((2, 2, 28, 28)))
+    with pytest.raises(ValueError, match="make_cluttered: no images given"):
+        make_cluttered(np.zeros((0, 28, 28)))
 
 @pytest.mark.parametrize("n_directions", [4, 8])
 def test_moving_digits_move_in_their_direction(n_directions):

@@ -1,4 +1,4 @@
-"""Generated vision data: images moved over a canvas (video) or placed at random on it."""
+"""Generated vision data: images moving on a canvas (video), or placed on it, bare or cluttered."""
 
 import numbers
 
@@ -85,12 +85,122 @@ def make_translated(images, canvas_shape=60, *, image_shape=None, random_state=N
     h, w = images.shape[1:]
     if h > H or w > W:
         raise ValueError(f"{func}: images of {h}x{w} do not fit on a {H}x{W} canvas.")
-    rng = check_random_state(random_state)
+    canvases, offsets = _place_at_random(images, H, W, check_random_state(random_state))
+    return (canvases, offsets) if return_offsets else canvases
+
+
+def _place_at_random(images, H, W, rng):
+    """Blank ``(H, W)`` canvases with each image at a uniformly random position."""
+    h, w = images.shape[1:]
     offsets = np.column_stack([rng.randint(0, H - h + 1, len(images)),
                                rng.randint(0, W - w + 1, len(images))])
     canvases = np.zeros((len(images), H, W), dtype=images.dtype)
     for canvas, image, (r, c) in zip(canvases, images, offsets):
         canvas[r:r + h, c:c + w] = image
+    return canvases, offsets
+
+
+def make_cluttered(images, canvas_shape=60, *, n_fragments=4, fragment_shape=8,
+                   image_shape=None, random_state=None, return_offsets=False):
+    """Place each image at a random position among fragments of other images.
+
+    The cluttered translated-MNIST task of Mnih et al. (2014): each image is
+    placed as by :func:`make_translated`, then ``n_fragments`` patches of
+    ``fragment_shape`` pixels, each cut at a uniformly random position from a
+    uniformly random *other* image of the batch (from the image itself when
+    the batch holds only one), are pasted at uniformly random positions wholly
+    on the canvas. Distractors look locally like objects, so a model must find
+    the object by its whole shape, not by where the ink is.
+
+    Parameters
+    ----------
+    images : array-like of shape (n_images, height, width) or (n_images, height*width)
+        The images; the background (0) fills the rest of the canvas.
+    canvas_shape : int or (int, int), default=60
+        Canvas height and width; at least the image's.
+    n_fragments : int, default=4
+        Distractor fragments per canvas; 0 gives :func:`make_translated`'s
+        canvases for the same ``random_state``.
+    fragment_shape : int or (int, int), default=8
+        Fragment height and width; at most the image's.
+    image_shape : (int, int), default=None
+        Height and width of flattened images; None means square.
+    random_state : int, RandomState instance or None, default=None
+        Draws the positions, the source images and the fragments.
+    return_offsets : bool, default=False
+        Also return the positions of the objects.
+
+    Returns
+    -------
+    canvases : ndarray of shape (n_images, canvas_height, canvas_width)
+        Same dtype as ``images``.
+    offsets : ndarray of shape (n_images, 2)
+        Row and column of each image's top-left corner; only if
+        ``return_offsets``.
+
+    See Also
+    --------
+    make_translated : The same placement without clutter.
+
+    Notes
+    -----
+    Object and fragments are composited by elementwise maximum, so on a dark
+    background (0, the lowest value) a fragment adds ink but never erases the
+    object: within its box the canvas is ``>=`` the image everywhere and equal
+    to it wherever no fragment lands. Where fragments overlap each other the
+    brighter pixel shows, so the clutter covers between one fragment's area
+    and ``n_fragments`` times it.
+
+    References
+    ----------
+    .. [1] V. Mnih, N. Heess, A. Graves and K. Kavukcuoglu, "Recurrent Models
+       of Visual Attention", Advances in Neural Information Processing Systems
+       27 (NIPS 2014), section 4.1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhtm.datasets import make_cluttered
+    >>> images = np.ones((3, 28, 28), dtype=np.uint8)
+    >>> canvases, offsets = make_cluttered(images, 60, random_state=0, return_offsets=True)
+    >>> canvases.shape, canvases.dtype
+    ((3, 60, 60), dtype('uint8'))
+    >>> r, c = offsets[0]
+    >>> bool((canvases[0, r:r + 28, c:c + 28] == 1).all())  # the object, whole
+    True
+    >>> int(canvases[0].sum()) - 784  # clutter around it: at most 4 * 8 * 8 pixels
+    256
+    """
+    func = "make_cluttered"
+    images = _as_images(images, image_shape, func)
+    H, W = _pair(canvas_shape, "canvas_shape", func)
+    fh, fw = _pair(fragment_shape, "fragment_shape", func)
+    if not isinstance(n_fragments, numbers.Integral) or n_fragments < 0:
+        raise ValueError(f"{func}: n_fragments must be an int >= 0, got {n_fragments!r}.")
+    n, h, w = images.shape
+    if h > H or w > W:
+        raise ValueError(f"{func}: images of {h}x{w} do not fit on a {H}x{W} canvas.")
+    if fh > h or fw > w:
+        raise ValueError(f"{func}: fragments of {fh}x{fw} are larger than the {h}x{w} "
+                         "images they are cut from.")
+    rng = check_random_state(random_state)
+    canvases, offsets = _place_at_random(images, H, W, rng)
+    shape = (n, int(n_fragments))
+    # Adding 1..n-1 modulo n draws uniformly among the other images.
+    source = ((np.arange(n)[:, None] + rng.randint(1, n, shape)) % n if n > 1
+              else np.zeros(shape, dtype=int))
+    cut_r, cut_c = rng.randint(0, h - fh + 1, shape), rng.randint(0, w - fw + 1, shape)
+    paste_r, paste_c = rng.randint(0, H - fh + 1, shape), rng.randint(0, W - fw + 1, shape)
+    rows, cols = np.arange(fh)[:, None], np.arange(fw)[None, :]
+    canvas_index = np.arange(n)[:, None, None]
+    # One fragment per canvas at a time: within a pass no pixel is written twice,
+    # so a fancy-indexed read-maximum-write is exact.
+    for k in range(shape[1]):
+        fragments = images[source[:, k, None, None], cut_r[:, k, None, None] + rows,
+                           cut_c[:, k, None, None] + cols]
+        where = (canvas_index, paste_r[:, k, None, None] + rows,
+                 paste_c[:, k, None, None] + cols)
+        canvases[where] = np.maximum(canvases[where], fragments)
     return (canvases, offsets) if return_offsets else canvases
 
 
