@@ -3,6 +3,7 @@
 from ._base import skops_trusted_types
 from ._version import __version__
 from .encoders import ThermometerEncoder
+from .object_layer import ObjectLayerClassifier
 from .patch_pooler import PatchSpatialPooler
 from .pooling import SequencePooler
 from .saccades import SaccadeEncoder
@@ -11,6 +12,7 @@ from .temporal_memory import TemporalMemoryTransformer
 from .union import PooledFeatureUnion
 
 __all__ = [
+    "ObjectLayerClassifier",
     "PatchSpatialPooler",
     "PooledFeatureUnion",
     "SaccadeEncoder",

@@ -95,11 +95,18 @@ def object_scan_fixations(frames, n_glimpses, scan_shape):
     A window that would stick out of the frame is moved inside it (the path
     stays distinct); ``scan_shape`` must fit in the frame.
     """
+    corner = object_window(frames, scan_shape)
+    return corner[:, None, :] + scan_fixations(scan_shape, n_glimpses)[None]
+
+
+def object_window(frames, window_shape):
+    """Top-left corner (n, 2) int64 of a ``window_shape`` window centred on each
+    frame's centre of mass and moved inside the frame where it would stick out:
+    the object's reference frame."""
     n, h, w = frames.shape
-    sh, sw = scan_shape
+    sh, sw = window_shape
     corner = centre_of_mass(frames) - np.array([sh // 2, sw // 2])
-    corner = np.clip(corner, 0, np.array([h - sh, w - sw]))
-    return corner[:, None, :] + scan_fixations((sh, sw), n_glimpses)[None]
+    return np.clip(corner, 0, np.array([h - sh, w - sw]))
 
 
 def random_fixations(seeds, frame_shape, n_glimpses, allow_revisits):
@@ -384,8 +391,9 @@ def relative_positions(fixations, frame, centres=None):
 
     ``"image"``: as they are; ``"first"``: relative to the sequence's first
     fixation (object-centred once the gaze lands on the object the same way);
-    ``"object"``: relative to ``centres`` (n, steps, 2), the centre of mass of
-    the frame each fixation looks at, object-centred whatever the gaze does;
+    ``"object"``: relative to ``centres`` (n, steps, 2), the centre of the
+    object window (:func:`object_window`) of the frame each fixation looks at,
+    object-centred whatever the gaze does;
     ``"displacement"``: the movement since the previous fixation (0 at first).
     """
     fixations = fixations.astype(np.float64)

@@ -144,9 +144,11 @@ default="saliency"
         Reference of the location signal. "image": the position in the image;
         "first": relative to the first fixation of the sequence, which makes
         the code object-centred when the gaze path follows the object;
-        "object": relative to the frame's centre of mass, object-centred
-        whatever the gaze policy; "displacement": the movement since the
-        previous fixation.
+        "object": relative to the centre of the object window (the
+        ``scan_shape`` window centred on the frame's centre of mass and kept
+        inside the frame, the window "object_scan" scans; the whole frame
+        when ``scan_shape`` is None), object-centred whatever the gaze
+        policy; "displacement": the movement since the previous fixation.
     location_bits : int, default=256
         Size of the location SDR.
     location_active_bits : int, default=16
@@ -154,6 +156,15 @@ default="saliency"
     location_resolution : float, default=2.0
         Pixels per step of the location code: positions within one step share
         (almost) all bits; "coordinate" shares no bits beyond ~10 steps.
+    sensor_offsets : array-like of shape (n_sensors, 2), default=None
+        Several sensors that move with the one gaze, like fingers of a hand:
+        at each fixation, sensor ``k`` takes its glimpse at the fixation plus
+        ``sensor_offsets[k]`` (row, col) pixels, kept on the image, with its
+        own location signal. The glimpses of the sensors lie side by side
+        (``n_bits_`` is ``n_sensors`` times one sensor's; :meth:`glimpse_layout`
+        gives the slices of the first): the columns of an
+        :class:`ObjectLayerClassifier` with ``n_columns=n_sensors``.
+        ``None``: one sensor at the fixation.
     n_jobs : int, default=None
         Threads for ``transform``. Results do not depend on it.
     random_state : int, RandomState instance or None, default=None
@@ -231,6 +242,7 @@ default="saliency"
         "allow_revisits": ["boolean"],
         "location": [StrOptions(_LOCATIONS), None],
         "location_frame": [StrOptions({"first", "image", "object", "displacement"})],
+        "sensor_offsets": ["array-like", None],
         "location_bits": [Interval(Integral, 1, None, closed="left")],
         "location_active_bits": [Interval(Integral, 1, None, closed="left")],
         "location_resolution": [Interval(Real, 0, None, closed="neither")],
@@ -261,6 +273,7 @@ default="saliency"
         location_bits=256,
         location_active_bits=16,
         location_resolution=2.0,
+        sensor_offsets=None,
         n_jobs=None,
         random_state=None,
     ):
@@ -284,6 +297,7 @@ default="saliency"
         self.location_bits = location_bits
         self.location_active_bits = location_active_bits
         self.location_resolution = location_resolution
+        self.sensor_offsets = sensor_offsets
         self.n_jobs = n_jobs
         self.random_state = random_state
 
@@ -394,7 +408,8 @@ default="saliency"
 
     def glimpse_layout(self):
         """Slices of a glimpse: ``{"fovea": slice, "periphery": slice, "location": slice}``
-        (empty slices for parts that are off)."""
+        (empty slices for parts that are off); of the first sensor's block
+        with ``sensor_offsets``."""
         n_fovea, n_periphery, n_location = self._part_sizes(getattr(self, "image_shape_", None))
         a, b = n_fovea, n_fovea + n_periphery
         return {"fovea": slice(0, a), "periphery": slice(a, b),
@@ -439,7 +454,19 @@ default="saliency"
         return n_fovea, n_periphery, n_location
 
     def _n_bits(self, shape=None):
-        return sum(self._part_sizes(shape))
+        n_sensors = 1 if self._sensor_offsets() is None else len(self._sensor_offsets())
+        return n_sensors * sum(self._part_sizes(shape))
+
+    def _sensor_offsets(self):
+        """sensor_offsets as (n_sensors, 2) int64, or None."""
+        if self.sensor_offsets is None:
+            return None
+        offsets = np.asarray(self.sensor_offsets)
+        if offsets.ndim != 2 or offsets.shape[1] != 2 or len(offsets) == 0 or \
+                offsets.dtype.kind not in "iu":
+            self._fail(f"sensor_offsets must be integer (row, col) offsets of shape "
+                       f"(n_sensors, 2); got {self.sensor_offsets!r}.")
+        return offsets.astype(np.int64)
 
     def _fail(self, message):
         raise ValueError(f"{type(self).__name__}: {message}")
@@ -646,8 +673,20 @@ default="saliency"
         return crops.reshape(n, n_frames * self.n_glimpses, -1), fixations
 
     def _encode_chunk(self, frames, seed):
-        n, n_frames, h, w = frames.shape
         fixations = self._fixation_chunk(frames, seed)
+        offsets = self._sensor_offsets()
+        if offsets is None:
+            return self._encode_at(frames, fixations)
+        # Each sensor looks at the gaze point shifted by its offset (kept on the
+        # image): one glimpse block per sensor, side by side.
+        h, w = frames.shape[2:]
+        return np.concatenate([
+            self._encode_at(frames, np.clip(fixations + offset, 0, np.array([h - 1, w - 1])))
+            for offset in offsets], axis=2)
+
+    def _encode_at(self, frames, fixations):
+        """Glimpses (n, n_steps, n_bits of one sensor) of a chunk at the given fixations."""
+        n, n_frames, h, w = frames.shape
         g = self.n_glimpses
         flat = frames.reshape(n * n_frames, h, w)
         per_frame = fixations.reshape(n * n_frames, g, 2)
@@ -678,7 +717,9 @@ default="saliency"
         if self.location is not None:
             centres = None
             if self.location_frame == "object":
-                centres = np.repeat(K.centre_of_mass(flat).reshape(n, n_frames, 1, 2), g,
+                sh, sw = self._scan_window((h, w))
+                centres = K.object_window(flat, (sh, sw)) + [sh // 2, sw // 2]
+                centres = np.repeat(centres.reshape(n, n_frames, 1, 2), g,
                                     axis=2).reshape(n, n_frames * g, 2)
             positions = K.relative_positions(fixations, self.location_frame,
                                              centres).reshape(-1, 2)
