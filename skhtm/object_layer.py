@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from . import _object_layer as K
 from ._base import VersionedStateMixin
@@ -41,9 +41,9 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
     gives the evidence after each glimpse.
 
     Several columns (sensor patches seen at once, e.g. from a
-    :class:`SaccadeEncoder` with ``sensor_offsets``) each learn their own
-    object layer; their evidence is summed (lateral voting), so they agree on
-    the candidates sooner than one column would.
+    :class:`SaccadeEncoder` with ``sensor_offsets``) each bind their own
+    glimpses to their own places; their evidence is summed (lateral voting),
+    so together they narrow the candidates sooner than one column would.
 
     Which candidate glimpse to take next is the ``policy``: the given order,
     random, or ``"hypothesis"``: the glimpse whose place best separates the
@@ -64,9 +64,15 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
         Columns side by side in each glimpse: the last axis of X holds
         ``n_columns`` equal blocks ``[features | location]``.
     readout : classifier, default=None
-        A linear classifier with ``coef_`` and ``intercept_`` after ``fit``,
-        cloned for each column. ``None``: ``LogisticRegression(C=1.0,
-        max_iter=1000)``.
+        A linear classifier with ``coef_`` and ``intercept_`` after ``fit``.
+        ``None``: ``LogisticRegression(C=1.0, max_iter=1000)``.
+    voting : {"joint", "independent"}, default="joint"
+        How the columns' votes are weighted. "joint": one read-out learned
+        over all columns' bound features, so each column's vote counts for
+        what it adds to the others' (a column that sees little votes weakly);
+        each column's evidence is its block of the read-out. "independent":
+        each column learns its own read-out, and their evidence is added as
+        equals (a product of experts).
     n_glimpses : int, default=None
         Glimpses taken of each sample's candidates by :meth:`predict` and
         friends. ``None``: all of them.
@@ -92,8 +98,9 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
         Per column, (n_places, n_features) float32: what each place's
         features usually are, and their spread.
     readouts_ : list of classifier
-        Per column, the fitted read-out over (n_places * n_features) bound
-        features.
+        The fitted read-out over the bound features (n_places * n_features
+        per column): one for ``voting="joint"``, one per column for
+        "independent".
 
     See Also
     --------
@@ -138,16 +145,18 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
         "n_columns": [Interval(Integral, 1, None, closed="left")],
         "readout": [HasMethods(["fit"]), None],
         "n_glimpses": [Interval(Integral, 1, None, closed="left"), None],
+        "voting": [StrOptions({"joint", "independent"})],
         "policy": [StrOptions(set(_POLICIES))],
         "curiosity": [Interval(Real, 0, 1, closed="both")],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, location_bits=0, *, n_columns=1, readout=None, n_glimpses=None,
-                 policy="given", curiosity=0.0, random_state=None):
+    def __init__(self, location_bits=0, *, n_columns=1, readout=None, voting="joint",
+                 n_glimpses=None, policy="given", curiosity=0.0, random_state=None):
         self.location_bits = location_bits
         self.n_columns = n_columns
         self.readout = readout
+        self.voting = voting
         self.n_glimpses = n_glimpses
         self.policy = policy
         self.curiosity = curiosity
@@ -173,29 +182,50 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
         self : object
         """
         X = self._validate(X, reset=True)
+        y = column_or_1d(y, warn=True)
         check_classification_targets(y)
-        y = np.asarray(y)
-        if y.shape != (len(X),):
-            self._fail(f"y must be a 1-D array of {len(X)} labels; got shape {y.shape}.")
-        places, means, scales, readouts = [], [], [], []
-        template = LogisticRegression(C=1.0, max_iter=1000) if self.readout is None \
-            else self.readout
+        if len(y) != len(X):
+            self._fail(f"X has {len(X)} samples but y has {len(y)} labels.")
+        places, means, scales, column_places = [], [], [], []
         for k in range(self.n_columns):
             features, codes = self._column(X, k)
             known = self._places(codes)
             place = K.place_indices(codes.reshape(-1, codes.shape[-1]), known).reshape(
                 codes.shape[:2]) if len(known) > 1 else np.zeros(codes.shape[:2], np.int64)
             mean, scale = self._place_statistics(features, place, len(known))
-            bound = np.zeros((len(X), len(known), features.shape[2]), dtype=np.float32)
-            K.bind_features(features, place, mean, scale, len(known), bound)
-            readout = clone(template).fit(bound.reshape(len(X), -1), y)
+            places.append(known)
+            means.append(mean)
+            scales.append(scale)
+            column_places.append(place)
+        template = LogisticRegression(C=1.0, max_iter=1000) if self.readout is None \
+            else self.readout
+        sizes = [m.size for m in means]
+        if self.voting == "joint":
+            # One read-out over every column's bound features: each column's vote
+            # is weighted by what it adds to the others.
+            groups = [list(range(self.n_columns))]
+        else:
+            groups = [[k] for k in range(self.n_columns)]
+        readouts = []
+        for group in groups:
+            bound = np.zeros((len(X), sum(sizes[k] for k in group)), dtype=np.float32)
+            start = 0
+            for k in group:
+                features = self._column(X, k)[0]
+                block = bound[:, start:start + sizes[k]].reshape(len(X), *means[k].shape)
+                # The kernel writes in place into a view of the shared array.
+                view = np.zeros((len(X),) + means[k].shape, dtype=np.float32) \
+                    if not block.flags.c_contiguous else block
+                K.bind_features(features, column_places[k], means[k], scales[k],
+                                len(places[k]), view)
+                if view is not block:
+                    block[...] = view
+                start += sizes[k]
+            readout = clone(template).fit(bound, y)
             del bound
             if not (hasattr(readout, "coef_") and hasattr(readout, "intercept_")):
                 self._fail(f"the readout must be a linear classifier with coef_ and "
                            f"intercept_ after fit; {type(readout).__name__} has not.")
-            places.append(known)
-            means.append(mean)
-            scales.append(scale)
             readouts.append(readout)
         self.places_, self.place_mean_, self.place_scale_ = places, means, scales
         self.readouts_ = readouts
@@ -208,8 +238,13 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
 
         Returns
         -------
-        scores : ndarray of shape (n_samples, n_classes)
+        scores : ndarray of shape (n_samples, n_classes), or (n_samples,) for two
+            classes: the evidence for ``classes_[1]`` minus that for ``classes_[0]``.
         """
+        scores = self._scores(X)
+        return scores[:, 1] - scores[:, 0] if scores.shape[1] == 2 else scores
+
+    def _scores(self, X):
         return self.evidence(X).sum(axis=2)[:, -1]
 
     def predict_proba(self, X):
@@ -219,7 +254,7 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
         -------
         proba : ndarray of shape (n_samples, n_classes)
         """
-        return _softmax(self.decision_function(X))
+        return _softmax(self._scores(X))
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`."""
@@ -232,7 +267,8 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
         -------
         y : ndarray of shape (n_samples,)
         """
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        scores = self._scores(X)
+        return self.classes_[np.argmax(scores, axis=1)]
 
     def staged_predict_proba(self, X):
         """Class probabilities after each glimpse taken, in the policy's order.
@@ -297,8 +333,11 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
         X = np.asarray(X) if not hasattr(X, "shape") else X
         ndim = len(X.shape)
         if ndim not in (2, 3):
+            hint = (" Reshape your data with array.reshape(1, -1) for a single glimpse."
+                    if ndim == 1 else "")
             self._fail(f"expects glimpse sequences (n_samples, n_steps, n_values) or one "
-                       f"glimpse per sample (n_samples, n_values); got {ndim} dimension(s).")
+                       f"glimpse per sample (n_samples, n_values); got {ndim} dimension(s)."
+                       + hint)
         shape = tuple(X.shape)
         if ndim == 3 and 0 in shape:
             self._fail(f"got an empty batch of shape {shape}.")
@@ -336,10 +375,9 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
     @staticmethod
     def _places(codes):
         """The distinct location codes, as the places of this column."""
-        flat = codes.reshape(-1, codes.shape[-1]).astype(np.uint8)
-        if flat.shape[1] == 0:
+        if codes.shape[-1] == 0:
             return np.zeros((1, 0), dtype=np.uint8)
-        return np.unique(flat, axis=0)
+        return np.unique(codes.reshape(-1, codes.shape[-1]).astype(np.uint8), axis=0)
 
     @staticmethod
     def _place_statistics(features, place, n_places):
@@ -366,10 +404,20 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
     def _coef(self, k):
         """Column ``k``'s read-out as (n_classes, n_places, n_features) weights and
         (n_classes,) intercepts, a binary read-out as two symmetric classes."""
-        readout = self.readouts_[k]
         n_places, n_features = self.place_mean_[k].shape
-        coef = np.asarray(readout.coef_, dtype=np.float64)
-        intercept = np.atleast_1d(np.asarray(readout.intercept_, dtype=np.float64))
+        if len(self.readouts_) == 1:
+            # Joint read-out: column k's block of weights and an equal share of
+            # the intercept, so the columns' evidence adds up to the read-out's.
+            readout = self.readouts_[0]
+            start = sum(m.size for m in self.place_mean_[:k])
+            coef = np.asarray(readout.coef_, dtype=np.float64)[:, start:start + n_places *
+                                                               n_features]
+            intercept = np.atleast_1d(np.asarray(readout.intercept_, dtype=np.float64)
+                                      ) / self.n_columns
+        else:
+            readout = self.readouts_[k]
+            coef = np.asarray(readout.coef_, dtype=np.float64)
+            intercept = np.atleast_1d(np.asarray(readout.intercept_, dtype=np.float64))
         if coef.shape[0] == 1:
             coef = np.concatenate([-coef, coef]) / 2.0
             intercept = np.concatenate([-intercept, intercept]) / 2.0

@@ -202,7 +202,7 @@ def saccade_classifier(image_shape, n_glimpses=8, random_state=None, n_jobs=None
         n_glimpses, image_shape=(h, w), fovea_shape=fovea, fovea_features=features,
         gaze="object_scan", scan_shape=(oh, ow), location="place", location_frame="object",
         location_resolution=resolution, n_jobs=n_jobs)
-    rows, cols = _saccades.place_shape((h, w), "object", resolution)
+    rows, cols = _saccades.place_shape((oh, ow), "object", resolution)
     layer = ObjectLayerClassifier(rows * cols, readout=LogisticRegression(
         C=config["C"], max_iter=1000))
     pipe = Pipeline([("saccadeencoder", encoder), ("objectlayerclassifier", layer)])

@@ -138,7 +138,9 @@ default="saliency"
         "grid": grid-cell-like modules of 6x6 cells at growing scales, 4 cells
         on per module, ``location_bits // 36`` modules. "place": one active
         cell per ``location_resolution`` x ``location_resolution`` pixels of
-        the reference frame (``location_bits`` is unused): the code the
+        the reference frame (in the "object" frame, of the object window:
+        fixations beyond it take its border places; ``location_bits`` is
+        unused): the code the
         :class:`ObjectLayerClassifier` binds features to. ``None``: no location.
     location_frame : {"first", "image", "object", "displacement"}, default="first"
         Reference of the location signal. "image": the position in the image;
@@ -442,7 +444,8 @@ default="saliency"
         elif self.location == "place":
             if shape is None:
                 self._fail("the size of a place code depends on the images' shape; fit first.")
-            rows, cols = K.place_shape(shape[1:], self.location_frame, self.location_resolution)
+            rows, cols = K.place_shape(self._place_frame(shape[1:]), self.location_frame,
+                                       self.location_resolution)
             n_location = rows * cols
         else:
             n_location = (self.location_bits // K.GRID_MODULE_SIDE ** 2
@@ -456,6 +459,13 @@ default="saliency"
     def _n_bits(self, shape=None):
         n_sensors = 1 if self._sensor_offsets() is None else len(self._sensor_offsets())
         return n_sensors * sum(self._part_sizes(shape))
+
+    def _place_frame(self, frame_shape):
+        """The extent the place cells tile: the object window in the "object"
+        frame (fixations beyond it take its border places), else the frame."""
+        if self.location_frame == "object":
+            return self._scan_window(frame_shape)
+        return frame_shape
 
     def _sensor_offsets(self):
         """sensor_offsets as (n_sensors, 2) int64, or None."""
@@ -724,7 +734,7 @@ default="saliency"
             positions = K.relative_positions(fixations, self.location_frame,
                                              centres).reshape(-1, 2)
             if self.location == "place":
-                code = K.place_sdr(positions, (h, w), self.location_frame,
+                code = K.place_sdr(positions, self._place_frame((h, w)), self.location_frame,
                                    self.location_resolution)
             elif self.location == "coordinate":
                 code = K.coordinate_sdr(positions, self.location_bits,

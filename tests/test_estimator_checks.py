@@ -10,6 +10,7 @@ import skhtm.saccades
 import skhtm.spatial_pooler
 import skhtm.temporal_memory
 from skhtm import (
+    ObjectLayerClassifier,
     PatchSpatialPooler,
     PooledFeatureUnion,
     SaccadeEncoder,
@@ -158,7 +159,11 @@ def _expected_failures(estimator):
 
 
 @parametrize_with_checks(
-    [_sp(), _tm(), ThermometerEncoder(), _saccades("saliency"), _saccades("scan"),
+    [_sp(), _tm(), ThermometerEncoder(), ObjectLayerClassifier(),
+     # The policy with curiosity draws per sample from the sample's content: its
+     # predictions must still be invariant to sample order and subsets.
+     ObjectLayerClassifier(policy="hypothesis", curiosity=0.5, random_state=0),
+     _saccades("saliency"), _saccades("scan"),
      _saccades("random"), _patch(), _union(), *(SequencePooler(pooling=p) for p in
                             ("union", "count", "mean", "max", "concatenate"))],
     expected_failed_checks=_expected_failures,
