@@ -14,6 +14,7 @@ from sklearn.pipeline import make_pipeline
 import skhtm
 import skhtm._base
 from skhtm import (
+    ObjectLayerClassifier,
     PatchSpatialPooler,
     PooledFeatureUnion,
     SaccadeEncoder,
@@ -25,7 +26,7 @@ from skhtm import (
 )
 from skhtm.exceptions import InconsistentVersionWarning
 
-ALL_ESTIMATORS = {SpatialPoolerTransformer, TemporalMemoryTransformer, SaccadeEncoder,
+ALL_ESTIMATORS = {ObjectLayerClassifier, SpatialPoolerTransformer, TemporalMemoryTransformer, SaccadeEncoder,
                   SequencePooler, PatchSpatialPooler, ThermometerEncoder, PooledFeatureUnion}
 
 
@@ -73,20 +74,44 @@ def _union_pipeline():
         LogisticRegression(max_iter=300))
 
 
-PIPELINES = {"sp": _sp_pipeline, "saccade_tm": _saccade_pipeline, "patch": _patch_pipeline,
+def _sensorimotor_pipeline():
+    encoder = SaccadeEncoder(n_glimpses=4, fovea_shape=4, gaze="scan", location="place",
+                             location_frame="object", location_resolution=2.0,
+                             sensor_offsets=[(0, 0), (2, 2)],
+                             fovea_features=PatchSpatialPooler(
+                                 SpatialPoolerTransformer(column_shape=32), patch_shape=3,
+                                 pool_grid=1, max_fit_patches=2000, random_state=0))
+    # 16 place bits per sensor: a 4x4 grid of 2-pixel places over the 8x8 digit.
+    return make_pipeline(encoder, ObjectLayerClassifier(16, n_columns=2, policy="hypothesis",
+                                                        curiosity=0.3, n_glimpses=3,
+                                                        random_state=0))
+
+
+PIPELINES = {"sensorimotor": _sensorimotor_pipeline, "sp": _sp_pipeline, "saccade_tm": _saccade_pipeline, "patch": _patch_pipeline,
              "sequence_pooler": _order_pipeline, "union": _union_pipeline}
 
 
 def _skhtm_names(pipe):
-    names = set()
+    """The skhtm classes anywhere in a fitted pipeline: its steps, a union's fitted
+    branches, and estimators held in their parameters or fitted state, at any depth
+    (an encoder's fitted fovea features hold a pooler, which holds a Spatial Pooler)."""
+    names, seen = set(), set()
+
+    def visit(est):
+        if id(est) in seen:
+            return
+        seen.add(id(est))
+        if type(est).__module__.startswith("skhtm."):
+            names.add(f"{type(est).__module__}.{type(est).__qualname__}")
+        for value in vars(est).values():
+            items = value if isinstance(value, (list, tuple)) else [value]
+            for item in items:
+                item = item[1] if isinstance(item, tuple) and len(item) == 2 else item
+                if isinstance(item, BaseEstimator):
+                    visit(item)
+
     for _, step in pipe.steps:
-        # A union's fitted branches sit in its transformer_list.
-        branches = [b for _, b in getattr(step, "transformer_list", [])
-                    if isinstance(b, BaseEstimator)]
-        for top in [step, *branches]:
-            for est in [top, *[v for v in vars(top).values() if isinstance(v, BaseEstimator)]]:
-                if type(est).__module__.startswith("skhtm."):
-                    names.add(f"{type(est).__module__}.{type(est).__qualname__}")
+        visit(step)
     return names
 
 
