@@ -11,6 +11,7 @@ import numpy as np
 __all__ = [
     "plot_anomaly",
     "plot_class_pictures",
+    "plot_evidence",
     "plot_gaze_path",
     "plot_receptive_fields",
     "plot_reconstructions",
@@ -201,6 +202,72 @@ def plot_gaze_path(image, fixations, *, fovea_shape=None, ax=None, cmap="gray_r"
     ax.set_ylim(image.shape[0] - 0.5, -0.5)
     ax.set_xticks([])
     ax.set_yticks([])
+    return ax
+
+
+def plot_evidence(proba_steps, *, classes=None, true_class=None, ax=None, cmap="Blues"):
+    """Draw how the evidence for each class grows glimpse after glimpse.
+
+    A heat map with one row per glimpse (the first at the top) and one column
+    per class: the probability of the class after that many glimpses. A dot
+    marks each row's most probable class; a box frames the true class.
+
+    Parameters
+    ----------
+    proba_steps : array-like of shape (n_glimpses, n_classes)
+        Class probabilities of one sample after each glimpse, e.g. row ``i``
+        of every array :meth:`~skhtm.ObjectLayerClassifier.staged_predict_proba`
+        yields: ``np.array([p[i] for p in clf.staged_predict_proba(G)])``.
+    classes : array-like of shape (n_classes,), default=None
+        Class labels for the columns (e.g. ``clf.classes_``). ``None``:
+        ``0 ... n_classes - 1``.
+    true_class : label, default=None
+        The class to frame (one of ``classes``).
+    ax : matplotlib Axes, default=None
+    cmap : str, default="Blues"
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skhtm.plotting import plot_evidence
+    >>> proba = np.array([[0.5, 0.3, 0.2], [0.2, 0.7, 0.1]])
+    >>> ax = plot_evidence(proba, classes=["a", "b", "c"], true_class="b")
+    >>> [t.get_text() for t in ax.get_xticklabels()]
+    ['a', 'b', 'c']
+    """
+    plt = _pyplot()
+    proba = np.asarray(proba_steps, dtype=np.float64)
+    if proba.ndim != 2:
+        raise ValueError(f"plot_evidence: proba_steps must be (n_glimpses, n_classes); got "
+                         f"shape {proba.shape}.")
+    n_steps, n_classes = proba.shape
+    classes = np.arange(n_classes) if classes is None else np.asarray(classes)
+    if classes.shape != (n_classes,):
+        raise ValueError(f"plot_evidence: {len(classes)} classes for {n_classes} columns of "
+                         f"proba_steps.")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.35 * n_classes + 1.2, 0.3 * n_steps + 1.0))
+    ax.imshow(proba, cmap=cmap, vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
+    steps = np.arange(n_steps)
+    ax.scatter(np.argmax(proba, axis=1), steps, s=12, color="tab:orange", zorder=3)
+    ax.set_xticks(np.arange(n_classes), [str(c) for c in classes])
+    ax.set_yticks(steps, [str(t + 1) for t in steps])
+    ax.set_xlabel("class")
+    ax.set_ylabel("glimpses")
+    if true_class is not None:
+        where = np.flatnonzero(classes == true_class)
+        if len(where) == 0:
+            raise ValueError(f"plot_evidence: true_class={true_class!r} is not one of the "
+                             f"classes {list(classes)}.")
+        from matplotlib.patches import Rectangle
+        k = int(where[0])
+        ax.add_patch(Rectangle((k - 0.5, -0.5), 1, n_steps, fill=False, ec="tab:red", lw=1.5))
+        ax.get_xticklabels()[k].set_color("tab:red")
+        ax.get_xticklabels()[k].set_fontweight("bold")
     return ax
 
 

@@ -101,6 +101,28 @@ def test_class_pictures_are_centred_on_zero(plt):
         plot_class_pictures(pictures, labels=["a", "b"])
 
 
+def test_evidence_heat_map(plt):
+    from skhtm.plotting import plot_evidence
+
+    proba = np.array([[0.5, 0.3, 0.2], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1]])
+    ax = plot_evidence(proba, classes=[3, 5, 7], true_class=5)
+    np.testing.assert_array_equal(ax.images[0].get_array(), proba)   # glimpses down, classes across
+    assert ax.images[0].get_clim() == (0.0, 1.0)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["3", "5", "7"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "2", "3"]
+    np.testing.assert_array_equal(ax.collections[0].get_offsets(), [[0, 0], [1, 1], [1, 2]])
+    (box,) = ax.patches                                              # the true class framed
+    assert box.get_x() == 0.5 and box.get_height() == 3
+    assert ax.get_xticklabels()[1].get_color() == "tab:red"
+    assert not plot_evidence(proba).patches                          # no true class, no box
+    with pytest.raises(ValueError, match="not one of the classes"):
+        plot_evidence(proba, true_class=9)
+    with pytest.raises(ValueError, match="2 classes for 3 columns"):
+        plot_evidence(proba, classes=[0, 1])
+    with pytest.raises(ValueError, match=r"\(n_glimpses, n_classes\)"):
+        plot_evidence(proba[0])
+
+
 def test_clear_error_without_matplotlib(monkeypatch, fitted_sp):
     import skhtm.plotting as plotting
 
@@ -108,6 +130,7 @@ def test_clear_error_without_matplotlib(monkeypatch, fitted_sp):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     for call in (lambda: plotting.plot_anomaly(np.zeros(5)),
                  lambda: plotting.plot_gaze_path(np.zeros((4, 4)), [[1, 1]]),
+                 lambda: plotting.plot_evidence(np.ones((2, 3)) / 3),
                  lambda: plotting.plot_receptive_fields(fitted_sp[0], [0]),
                  lambda: plotting.plot_class_pictures(np.zeros((2, 4, 4)))):
         with pytest.raises(ImportError, match=r'pip install "skhtm\[plot\]"'):
