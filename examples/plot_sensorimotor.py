@@ -159,9 +159,12 @@ set_policy("hypothesis")
 # each with its own place in the object's frame. To keep this quick, the
 # sensors see grey-level bits of a 4x4 fovea instead of learned features. An
 # :class:`~skhtm.ObjectLayerClassifier` with ``n_columns=3`` learns one object
-# layer per sensor (a column); :meth:`~skhtm.ObjectLayerClassifier.evidence`
-# gives each column's own evidence, and the prediction is their sum (the
-# vote). The hand takes 9 fixations, a 3x3 grid over a 5x5 window centred on
+# layer per sensor (a column); with ``voting="independent"`` each column also
+# learns its own read-out, so each holds its own opinion (the default,
+# ``"joint"``, learns one read-out that weighs the columns' votes, which is
+# more accurate but leaves no column a classifier of its own);
+# :meth:`~skhtm.ObjectLayerClassifier.evidence` gives each column's own
+# evidence, and the prediction is their sum (the vote). The hand takes 9 fixations, a 3x3 grid over a 5x5 window centred on
 # the digit, in random order.
 offsets = [(0, 0), (0, 3), (3, 0)]
 hand = SaccadeEncoder(n_glimpses=9, fovea_shape=4, n_levels=4, gaze="object_scan",
@@ -172,7 +175,8 @@ H_test = hand.transform(X_test)
 location = hand.glimpse_layout()["location"]
 columns = ObjectLayerClassifier(location.stop - location.start, n_columns=len(offsets),
                                 readout=LogisticRegression(C=0.1, max_iter=1000),
-                                policy="random", random_state=0).fit(H_train, y_train)
+                                voting="independent", policy="random",
+                                random_state=0).fit(H_train, y_train)
 evidence = columns.evidence(H_test)             # (n, glimpses, columns, classes)
 
 
