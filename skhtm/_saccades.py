@@ -99,14 +99,38 @@ def object_scan_fixations(frames, n_glimpses, scan_shape):
     return corner[:, None, :] + scan_fixations(scan_shape, n_glimpses)[None]
 
 
+# Mean-shift steps of the object window: enough for distractors away from the
+# object to drop out of it; a clean object is a fixed point after the first.
+_WINDOW_STEPS = 3
+
+
 def object_window(frames, window_shape):
-    """Top-left corner (n, 2) int64 of a ``window_shape`` window centred on each
-    frame's centre of mass and moved inside the frame where it would stick out:
-    the object's reference frame."""
+    """Top-left corner (n, 2) int64 of a ``window_shape`` window on each frame's
+    object, moved inside the frame where it would stick out: the object's
+    reference frame.
+
+    The window starts centred on the frame's centre of mass and then moves to
+    the centre of mass of what it contains, a few times (mean shift), so
+    clutter away from the object stops pulling it. An object that fits in
+    the window is a fixed point of the first step, so on a clean canvas the
+    window is the one centred on the object's centre of mass, exactly
+    translation-equivariant.
+    """
     n, h, w = frames.shape
     sh, sw = window_shape
-    corner = centre_of_mass(frames) - np.array([sh // 2, sw // 2])
-    return np.clip(corner, 0, np.array([h - sh, w - sw]))
+    half = np.array([sh // 2, sw // 2])
+    limit = np.array([h - sh, w - sw])
+    corner = np.clip(centre_of_mass(frames) - half, 0, limit)
+    rows, cols = np.arange(h), np.arange(w)
+    for _ in range(_WINDOW_STEPS):
+        inside = (((rows[None, :] >= corner[:, :1]) & (rows[None, :] < corner[:, :1] + sh))
+                  [:, :, None] & ((cols[None, :] >= corner[:, 1:]) &
+                                  (cols[None, :] < corner[:, 1:] + sw))[:, None, :])
+        seen = np.where(inside, frames, 0.0)
+        empty = ~(seen > 0).any(axis=(1, 2))
+        moved = np.clip(centre_of_mass(seen) - half, 0, limit)
+        corner = np.where(empty[:, None], corner, moved)
+    return corner
 
 
 def random_fixations(seeds, frame_shape, n_glimpses, allow_revisits):

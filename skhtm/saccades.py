@@ -104,9 +104,11 @@ class SaccadeEncoder(VersionedStateMixin, ClassNamePrefixFeaturesOutMixin, Trans
 default="saliency"
         "scan": a fixed near-square grid of positions over a ``scan_shape``
         window in the middle of the image, row by row (a boustrophedon).
-        "object_scan": the same grid over a window centred on the image's
-        centre of mass (the peak of its low-pass saliency), so the path
-        follows the object wherever it lies on a larger canvas.
+        "object_scan": the same grid over the object window: centred on the
+        image's centre of mass, then moved to the centre of mass of what it
+        contains a few times (mean shift, which sheds clutter away from the
+        object), so the path follows the object wherever it lies on a larger
+        canvas.
         "random": uniformly random positions, a function of the image and
         ``random_state``. "saliency": the peaks of a saliency map, strongest
         first, with inhibition of return. An array of shape (n_glimpses, 2)
@@ -147,8 +149,8 @@ default="saliency"
         "first": relative to the first fixation of the sequence, which makes
         the code object-centred when the gaze path follows the object;
         "object": relative to the centre of the object window (the
-        ``scan_shape`` window centred on the frame's centre of mass and kept
-        inside the frame, the window "object_scan" scans; the whole frame
+        ``scan_shape`` window "object_scan" scans, kept inside the frame;
+        the whole frame
         when ``scan_shape`` is None), object-centred whatever the gaze
         policy; "displacement": the movement since the previous fixation.
     location_bits : int, default=256
