@@ -55,6 +55,42 @@ def bind_features(features, place, mean, scale, n_places, out):
 
 
 @jit
+def bind_columns(glimpses, place, mean, scale, first_place, n_features, out):
+    """The input layer of every column, summed over each sample's glimpses, side
+    by side: ``out[i]`` holds column 0's places, then column 1's, ... each
+    place's ``n_features`` bound features as in :func:`bind_features`.
+
+    ``out`` may share memory with ``glimpses`` (binding in place): each sample's
+    glimpses are copied before its row of ``out`` is written, and that row
+    ends no later than the sample's own glimpses in the shared buffer, since
+    it holds no more values (the caller checks), so later samples are never
+    overwritten before they are read.
+
+    glimpses : (n, n_steps, n_columns * width) float32; place : (n, n_steps,
+    n_columns) int64, each column's own place index; mean, scale :
+    (total_places, n_features) float32, the columns' places one after the
+    other from ``first_place[k]``; out : (n, total_places * n_features) float32.
+    """
+    n, n_steps, n_values = glimpses.shape
+    n_columns = place.shape[2]
+    width = n_values // n_columns
+    row = np.empty((n_steps, n_values), dtype=np.float32)
+    size = out.shape[1]
+    for i in range(n):
+        for g in range(n_steps):
+            for v in range(n_values):
+                row[g, v] = glimpses[i, g, v]
+        for d in range(size):
+            out[i, d] = 0.0
+        for g in range(n_steps):
+            for k in range(n_columns):
+                q = first_place[k] + place[i, g, k]
+                base = q * n_features
+                for f in range(n_features):
+                    out[i, base + f] += (row[g, k * width + f] - mean[q, f]) / scale[q, f]
+
+
+@jit
 def glimpse_votes(features, place, mean, scale, coef, out):
     """Each glimpse's vote: the read-out's weights of its place applied to its
     bound features. The evidence after any set of glimpses is the intercept

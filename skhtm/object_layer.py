@@ -81,6 +81,12 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
     curiosity : float, default=0.0
         With ``policy="hypothesis"``, the probability of taking a random
         untaken candidate instead of the most telling one.
+    copy : bool, default=True
+        Whether ``fit`` keeps X intact. ``False``: with ``voting="joint"``,
+        ``fit`` may write the bound features over X (a C-contiguous float32
+        array with no fewer values than them), which halves the memory of a
+        Pipeline's fit, where X is the encoder's output and is thrown away
+        after.
     random_state : int, RandomState instance or None, default=None
         Seeds the random choices of "random" and curiosity; a sample's
         choices depend only on it and the sample, never on the batch.
@@ -147,12 +153,14 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
         "n_glimpses": [Interval(Integral, 1, None, closed="left"), None],
         "voting": [StrOptions({"joint", "independent"})],
         "policy": [StrOptions(set(_POLICIES))],
+        "copy": ["boolean"],
         "curiosity": [Interval(Real, 0, 1, closed="both")],
         "random_state": ["random_state"],
     }
 
     def __init__(self, location_bits=0, *, n_columns=1, readout=None, voting="joint",
-                 n_glimpses=None, policy="given", curiosity=0.0, random_state=None):
+                 n_glimpses=None, policy="given", curiosity=0.0, copy=True,
+                 random_state=None):
         self.location_bits = location_bits
         self.n_columns = n_columns
         self.readout = readout
@@ -160,6 +168,7 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
         self.n_glimpses = n_glimpses
         self.policy = policy
         self.curiosity = curiosity
+        self.copy = copy
         self.random_state = random_state
 
     # ------------------------------------------------------------------ API
@@ -207,6 +216,11 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
         else:
             groups = [[k] for k in range(self.n_columns)]
         readouts = []
+        if self.voting == "joint":
+            bound = self._bind_joint(X, column_places, means, scales, sizes)
+            readouts.append(self._fit_readout(template, bound, y))
+            del bound
+            groups = []
         for group in groups:
             bound = np.zeros((len(X), sum(sizes[k] for k in group)), dtype=np.float32)
             start = 0
@@ -221,12 +235,8 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
                 if view is not block:
                     block[...] = view
                 start += sizes[k]
-            readout = clone(template).fit(bound, y)
+            readouts.append(self._fit_readout(template, bound, y))
             del bound
-            if not (hasattr(readout, "coef_") and hasattr(readout, "intercept_")):
-                self._fail(f"the readout must be a linear classifier with coef_ and "
-                           f"intercept_ after fit; {type(readout).__name__} has not.")
-            readouts.append(readout)
         self.places_, self.place_mean_, self.place_scale_ = places, means, scales
         self.readouts_ = readouts
         self.classes_ = readouts[0].classes_
@@ -400,6 +410,29 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
         spread = np.sqrt(np.maximum(squares / counts - mean * mean, 0.0))
         scale = np.where(spread > _MIN_SCALE, spread, 1.0)
         return mean.astype(np.float32), scale.astype(np.float32)
+
+    def _fit_readout(self, template, bound, y):
+        readout = clone(template).fit(bound, y)
+        if not (hasattr(readout, "coef_") and hasattr(readout, "intercept_")):
+            self._fail(f"the readout must be a linear classifier with coef_ and "
+                       f"intercept_ after fit; {type(readout).__name__} has not.")
+        return readout
+
+    def _bind_joint(self, X, column_places, means, scales, sizes):
+        """Every column's bound features side by side, (n_samples, sum of sizes);
+        written over X itself with ``copy=False`` where X's buffer can hold them."""
+        n, n_steps, n_values = X.shape
+        size = sum(sizes)
+        in_place = (not self.copy and size <= n_steps * n_values and X.flags.c_contiguous
+                    and X.flags.writeable and X.dtype == np.float32)
+        if in_place:
+            bound = X.reshape(-1)[:n * size].reshape(n, size)
+        else:
+            bound = np.empty((n, size), dtype=np.float32)
+        first = np.cumsum([0] + [len(m) for m in means[:-1]]).astype(np.int64)
+        K.bind_columns(X, np.stack(column_places, axis=2), np.concatenate(means),
+                       np.concatenate(scales), first, means[0].shape[1], bound)
+        return bound
 
     def _coef(self, k):
         """Column ``k``'s read-out as (n_classes, n_places, n_features) weights and

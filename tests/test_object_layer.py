@@ -254,3 +254,13 @@ def test_bad_input_is_refused_with_the_estimator_named(candidates):
         clone(layer).fit(G_train[:20], y_train[:21])
     with pytest.raises(NotFittedError):
         ObjectLayerClassifier(n_location).predict(G_test)
+
+
+def test_binding_in_place_gives_the_same_model(candidates):
+    _, layer, G_train, G_test, y_train, _ = candidates
+    kept = clone(layer).fit(G_train, y_train)
+    work = np.ascontiguousarray(G_train, dtype=np.float32).copy()
+    in_place = clone(layer).set_params(copy=False).fit(work, y_train)
+    np.testing.assert_array_equal(in_place.predict_proba(G_test), kept.predict_proba(G_test))
+    assert not np.array_equal(work, G_train)           # X was used as the work space
+    np.testing.assert_array_equal(kept.predict_proba(G_test), layer.predict_proba(G_test))
