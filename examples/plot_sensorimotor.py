@@ -164,8 +164,8 @@ set_policy("hypothesis")
 # ``"joint"``, learns one read-out that weighs the columns' votes, which is
 # more accurate but leaves no column a classifier of its own);
 # :meth:`~skhtm.ObjectLayerClassifier.evidence` gives each column's own
-# evidence, and the prediction is their sum (the vote). The hand takes 9 fixations, a 3x3 grid over a 5x5 window centred on
-# the digit, in random order.
+# evidence, and the prediction is their sum (the vote). The hand takes 9
+# fixations, a 3x3 grid over a 5x5 window centred on the digit, in random order.
 offsets = [(0, 0), (0, 3), (3, 0)]
 hand = SaccadeEncoder(n_glimpses=9, fovea_shape=4, n_levels=4, gaze="object_scan",
                       scan_shape=5, location="place", location_frame="object",

@@ -26,8 +26,9 @@ from skhtm import (
 )
 from skhtm.exceptions import InconsistentVersionWarning
 
-ALL_ESTIMATORS = {ObjectLayerClassifier, SpatialPoolerTransformer, TemporalMemoryTransformer, SaccadeEncoder,
-                  SequencePooler, PatchSpatialPooler, ThermometerEncoder, PooledFeatureUnion}
+ALL_ESTIMATORS = {ObjectLayerClassifier, SpatialPoolerTransformer, TemporalMemoryTransformer,
+                  SaccadeEncoder, SequencePooler, PatchSpatialPooler, ThermometerEncoder,
+                  PooledFeatureUnion}
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,8 @@ def _sensorimotor_pipeline():
                                                         random_state=0))
 
 
-PIPELINES = {"sensorimotor": _sensorimotor_pipeline, "sp": _sp_pipeline, "saccade_tm": _saccade_pipeline, "patch": _patch_pipeline,
+PIPELINES = {"sensorimotor": _sensorimotor_pipeline, "sp": _sp_pipeline,
+             "saccade_tm": _saccade_pipeline, "patch": _patch_pipeline,
              "sequence_pooler": _order_pipeline, "union": _union_pipeline}
 
 
