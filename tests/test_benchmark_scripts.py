@@ -191,3 +191,31 @@ def test_results_page_check_tells_a_stale_page(tmp_path):
     assert make_results_page.main(args + ["--check"]) == 0
     _write(tmp_path, "layers.json", {"accuracy": 0.5})
     assert make_results_page.main(args + ["--check"]) == 1
+
+
+# ------------------------------------------------------------ sensorimotor report
+
+def test_sensorimotor_report_says_pass_and_miss_from_the_figures():
+    import bench_sensorimotor as bench
+
+    images = np.arange(2 * 784).reshape(2, 784) % 251
+    canvases = bench.centred(images.astype(np.uint8), 60).reshape(2, 60, 60)
+    np.testing.assert_array_equal(canvases[:, 16:44, 16:44], images.reshape(2, 28, 28))
+    assert canvases.sum() == images.sum()
+    staged = [0.5, 0.7, 0.8]
+    main = dict(accuracy=0.91, n_train=10, n_test=5, fit_s=1, predict_us=2, peak_rss_mib=3,
+                staged=staged, rises_every_glimpse=True, random_order_accuracy=0.895,
+                random_order_staged=staged)
+    row = dict(accuracy=0.8, n_train=10, n_test=5, staged=staged)
+    results = dict(machine="test", parts=dict(
+        main=main,
+        policy={"scan": row, "saliency": dict(row, accuracy=0.85),
+                "16 candidates, hypothesis": dict(row, accuracy=0.84), "run_s": 1.0},
+        voting={"one column": row, "three columns voting": dict(row, accuracy=0.9,
+                                                                sensor_offsets=[(0, 0)]),
+                "three columns, each alone": [0.7, 0.6, 0.5]}))
+    text = bench.markdown(results)
+    assert "**91.00%** (target >= 90.5%: PASS)" in text
+    assert "gap 1.50%, target <= 1 point: MISS" in text
+    assert "Model-driven gaze beats scan and saliency: MISS" in text
+    assert "voting beats one column: PASS" in text
