@@ -5,7 +5,7 @@ so a user starts from the configuration that made the figure and changes it
 with ``set_params`` or ``GridSearchCV`` like any other pipeline.
 """
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -126,7 +126,7 @@ def _patch_union(image_shape, config, random_state, n_jobs):
 
 
 def saccade_classifier(image_shape, n_glimpses=8, random_state=None, n_jobs=None, *,
-                       object_shape=None, **overrides):
+                       object_shape=None, place_resolution=None, **overrides):
     """skhtm's best pipeline that recognises images from a few glimpses, unfitted.
 
     A :class:`~skhtm.SaccadeEncoder` scans the object with ``n_glimpses``
@@ -155,6 +155,13 @@ def saccade_classifier(image_shape, n_glimpses=8, random_state=None, n_jobs=None
         ``(h, w)`` of the object window the glimpses scan. ``None``: the whole
         image when neither side exceeds 32 pixels, else 28 x 28 (an MNIST
         object on a larger canvas).
+    place_resolution : float, default=None
+        Pixels per place cell side in the object window. ``None``: the
+        configuration's (4 for objects of 16 pixels or more, 1 below). Set it
+        here, not through the encoder's ``location_resolution``: it also sets
+        the object layer's ``location_bits``. Gaze that can land anywhere
+        (saliency, random) needs coarse places: the object layer holds
+        ``n_places x n_features`` values per image.
     **overrides
         ``set_params`` of the returned pipeline, e.g.
         ``objectlayerclassifier__policy="hypothesis"``.
@@ -200,7 +207,11 @@ def saccade_classifier(image_shape, n_glimpses=8, random_state=None, n_jobs=None
     config = _GLIMPSE_BIG if min(oh, ow) >= 16 else _GLIMPSE_SMALL
     fovea = (min(config["fovea"], h), min(config["fovea"], w))
     features = _patch_union(fovea, config, random_state, None)
-    resolution = config["place_resolution"]
+    resolution = config["place_resolution"] if place_resolution is None else place_resolution
+    if not isinstance(resolution, Real) or isinstance(resolution, bool) or \
+            not np.isfinite(resolution) or resolution <= 0:
+        raise ValueError(f"saccade_classifier: place_resolution must be a positive number; got "
+                         f"{place_resolution!r}.")
     encoder = SaccadeEncoder(
         n_glimpses, image_shape=(h, w), fovea_shape=fovea, fovea_features=features,
         gaze="object_scan", scan_shape=(oh, ow), location="place", location_frame="object",

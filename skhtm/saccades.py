@@ -629,12 +629,22 @@ default="saliency"
     def _map_chunks(self, frames, shape, func, dtype):
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         chunks = [slice(i, i + _CHUNK) for i in range(0, len(frames), _CHUNK)]
+        # Each chunk is written into the one output array as it is made: the
+        # peak memory is the output, not the output plus its parts.
+        first = func(frames[chunks[0]], seed)
+        out = np.empty((len(frames),) + first.shape[1:], dtype=dtype)
+        out[chunks[0]] = first
+        del first
+
+        def fill(c):
+            out[c] = func(frames[c], seed)
+
         if len(chunks) == 1 or self.n_jobs in (None, 1):
-            parts = [func(frames[c], seed) for c in chunks]
+            for c in chunks[1:]:
+                fill(c)
         else:
-            parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-                delayed(func)(frames[c], seed) for c in chunks)
-        return np.concatenate(parts).astype(dtype, copy=False)
+            Parallel(n_jobs=self.n_jobs, prefer="threads")(delayed(fill)(c) for c in chunks[1:])
+        return out
 
     def _fixation_chunk(self, frames, seed):
         """Fixations (n, n_frames * n_glimpses, 2) of a chunk of frames."""

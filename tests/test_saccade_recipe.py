@@ -36,9 +36,13 @@ def test_recipe_is_an_unfitted_encoder_and_object_layer():
         "hypothesis"
 
 
-def test_location_bits_match_the_encoder(fitted):
+def test_location_bits_match_the_encoder(fitted, digits_split):
     layout = fitted[0].glimpse_layout()["location"]
     assert fitted[-1].location_bits == layout.stop - layout.start
+    coarse = saccade_classifier(8, n_glimpses=4, place_resolution=3.0).fit(
+        digits_split[0][:200], digits_split[2][:200])
+    layout = coarse[0].glimpse_layout()["location"]
+    assert coarse[-1].location_bits == layout.stop - layout.start == 25   # ceil(15 / 3) ** 2
 
 
 def test_learns_digits_above_pixels_and_rises_with_glimpses(fitted, digits_split):
@@ -84,6 +88,7 @@ def test_same_seed_same_model_whatever_n_jobs(digits_split):
     (dict(image_shape=8, n_glimpses=0), "saccade_classifier: n_glimpses"),
     (dict(image_shape=8, object_shape=9), "saccade_classifier: object_shape"),
     (dict(image_shape=8, object_shape=(2, 2), n_glimpses=5), "saccade_classifier: n_glimpses=5"),
+    (dict(image_shape=8, place_resolution=0), "saccade_classifier: place_resolution"),
 ])
 def test_bad_arguments_are_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
