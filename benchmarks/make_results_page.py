@@ -130,6 +130,16 @@ def section_saccades(results):
     return L + [_missing("saccades.json", "python benchmarks/bench_saccades.py"), ""]
 
 
+def section_sensorimotor(results):
+    L = ["## Sensorimotor recognition on Fashion-MNIST (`bench_sensorimotor.py`)", ""]
+    for name in ("sensorimotor.json", "sensorimotor_quick.json"):
+        res = _load(results, name)
+        if res is not None:
+            md = _script("bench_sensorimotor").markdown(res)
+            return L + [_source(name), "", _nested(md, results), ""]
+    return L + [_missing("sensorimotor.json", "python benchmarks/bench_sensorimotor.py"), ""]
+
+
 def _met(value, target):
     return "yes" if value <= target else "NO"
 
@@ -281,7 +291,8 @@ def section_generic(results, name):
 
 KNOWN = {"vision.json", "vision_quick.json", "learning_curve.json", "learning_curve_quick.json",
          "saccades.json", "saccades_quick.json", "patch_speed.json", "patch_speed_full.json",
-         "sp_speed.json", "sp_speed_quick.json", "tm_speed.json", "tm_speed_quick.json"}
+         "sp_speed.json", "sp_speed_quick.json", "tm_speed.json", "tm_speed_quick.json",
+         "sensorimotor.json", "sensorimotor_quick.json"}
 
 
 def make_page(results=RESULTS):
@@ -295,7 +306,7 @@ def make_page(results=RESULTS):
     L += section_learning_curve(results)
     for name in others:
         L += section_generic(results, name)
-    for section in (section_saccades, section_patch_speed, section_sp_speed, section_tm_speed):
+    for section in (section_sensorimotor, section_saccades, section_patch_speed, section_sp_speed, section_tm_speed):
         L += section(results)
     return "\n".join(L).rstrip("\n") + "\n"
 

@@ -176,6 +176,7 @@ def test_results_page_comes_from_the_saved_json(tmp_path):
     assert "| two layers.accuracy | 0.8765 |" in page  # any other json, value by value
     # Benchmarks without saved results say so; pictures that were not saved are left out.
     assert "No saved results (`benchmarks/results/tm_speed.json`)" in page
+    assert "No saved results (`benchmarks/results/sensorimotor.json`)" in page
     assert "vision_quick.png" not in page
     (tmp_path / "vision_quick.png").write_bytes(b"")
     assert "](../benchmarks/results/vision_quick.png)" in make_results_page.make_page(
