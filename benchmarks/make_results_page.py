@@ -306,7 +306,8 @@ def make_page(results=RESULTS):
     L += section_learning_curve(results)
     for name in others:
         L += section_generic(results, name)
-    for section in (section_sensorimotor, section_saccades, section_patch_speed, section_sp_speed, section_tm_speed):
+    for section in (section_sensorimotor, section_saccades, section_patch_speed,
+                    section_sp_speed, section_tm_speed):
         L += section(results)
     return "\n".join(L).rstrip("\n") + "\n"
 
