@@ -67,7 +67,8 @@ def bind_columns(glimpses, place, mean, scale, first_place, n_features, out):
     overwritten before they are read.
 
     glimpses : (n, n_steps, n_columns * width) float32; place : (n, n_steps,
-    n_columns) int64, each column's own place index; mean, scale :
+    n_columns) int64, each column's own place index (-1: leave the glimpse
+    out); mean, scale :
     (total_places, n_features) float32, the columns' places one after the
     other from ``first_place[k]``; out : (n, total_places * n_features) float32.
     """
@@ -84,6 +85,8 @@ def bind_columns(glimpses, place, mean, scale, first_place, n_features, out):
             out[i, d] = 0.0
         for g in range(n_steps):
             for k in range(n_columns):
+                if place[i, g, k] < 0:
+                    continue
                 q = first_place[k] + place[i, g, k]
                 base = q * n_features
                 for f in range(n_features):

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from . import _object_layer as K
 from ._base import VersionedStateMixin
-from ._saccades import frame_seeds
+from ._saccades import frame_seeds, splitmix64
 
 _POLICIES = {"given": 0, "random": 1, "hypothesis": 2}
 # Samples per chunk when statistics are gathered: bounds the float copies of the
@@ -81,6 +81,12 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
     curiosity : float, default=0.0
         With ``policy="hypothesis"``, the probability of taking a random
         untaken candidate instead of the most telling one.
+    fit_glimpses : int, default=None
+        Glimpses per sample the read-out learns from: each training sample's
+        sums hold a random subset of this many of its glimpses (drawn from
+        the sample and ``random_state``), so that the evidence after a few
+        glimpses is what the read-out was trained on, as when ``n_glimpses``
+        takes few of many candidates. ``None``: all of them.
     copy : bool, default=True
         Whether ``fit`` keeps X intact. ``False``: with ``voting="joint"``,
         ``fit`` may write the bound features over X (a C-contiguous float32
@@ -154,13 +160,14 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
         "voting": [StrOptions({"joint", "independent"})],
         "policy": [StrOptions(set(_POLICIES))],
         "copy": ["boolean"],
+        "fit_glimpses": [Interval(Integral, 1, None, closed="left"), None],
         "curiosity": [Interval(Real, 0, 1, closed="both")],
         "random_state": ["random_state"],
     }
 
     def __init__(self, location_bits=0, *, n_columns=1, readout=None, voting="joint",
-                 n_glimpses=None, policy="given", curiosity=0.0, copy=True,
-                 random_state=None):
+                 n_glimpses=None, policy="given", curiosity=0.0, fit_glimpses=None,
+                 copy=True, random_state=None):
         self.location_bits = location_bits
         self.n_columns = n_columns
         self.readout = readout
@@ -168,6 +175,7 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
         self.n_glimpses = n_glimpses
         self.policy = policy
         self.curiosity = curiosity
+        self.fit_glimpses = fit_glimpses
         self.copy = copy
         self.random_state = random_state
 
@@ -206,6 +214,12 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
             means.append(mean)
             scales.append(scale)
             column_places.append(place)
+        if self.fit_glimpses is not None and self.fit_glimpses < X.shape[1]:
+            # The read-out learns from partial views: each sample's glimpses
+            # outside a random subset (the same for every column: one gaze) are
+            # left out of its sums.
+            left_out = self._random_subsets(X, self.fit_glimpses)
+            column_places = [np.where(left_out, -1, place) for place in column_places]
         template = LogisticRegression(C=1.0, max_iter=1000) if self.readout is None \
             else self.readout
         sizes = [m.size for m in means]
@@ -410,6 +424,16 @@ class ObjectLayerClassifier(VersionedStateMixin, ClassifierMixin, BaseEstimator)
         spread = np.sqrt(np.maximum(squares / counts - mean * mean, 0.0))
         scale = np.where(spread > _MIN_SCALE, spread, 1.0)
         return mean.astype(np.float32), scale.astype(np.float32)
+
+    def _random_subsets(self, X, size):
+        """(n, n_steps) bool: True for the glimpses outside each sample's random
+        subset of ``size``, drawn from the sample's content and random_state."""
+        n, n_steps = X.shape[:2]
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        seeds = frame_seeds(X.reshape(n, -1), seed)[:, None]
+        keys = splitmix64(seeds ^ splitmix64(np.arange(n_steps, dtype=np.uint64)))
+        rank = np.argsort(np.argsort(keys, axis=1), axis=1)
+        return rank >= size
 
     def _fit_readout(self, template, bound, y):
         readout = clone(template).fit(bound, y)

@@ -264,3 +264,19 @@ def test_binding_in_place_gives_the_same_model(candidates):
     np.testing.assert_array_equal(in_place.predict_proba(G_test), kept.predict_proba(G_test))
     assert not np.array_equal(work, G_train)           # X was used as the work space
     np.testing.assert_array_equal(kept.predict_proba(G_test), layer.predict_proba(G_test))
+
+
+def test_learning_from_partial_views_helps_few_glimpses(candidates):
+    _, layer, G_train, G_test, y_train, y_test = candidates
+    partial = clone(layer).set_params(fit_glimpses=2).fit(G_train, y_train)
+    for model in (layer, partial):
+        model.set_params(policy="random", n_glimpses=2)
+    try:
+        assert partial.score(G_test, y_test) > layer.score(G_test, y_test)
+        # The subsets are drawn per sample from its content: the same whatever
+        # the order of X, and of the asked size.
+        subsets = partial._random_subsets(G_train, 2)
+        np.testing.assert_array_equal(partial._random_subsets(G_train[::-1], 2)[::-1], subsets)
+        assert ((~subsets).sum(axis=1) == 2).all()
+    finally:
+        layer.set_params(policy="given", n_glimpses=None)
