@@ -211,7 +211,8 @@ def test_sensorimotor_report_says_pass_and_miss_from_the_figures():
     results = dict(machine="test", parts=dict(
         main=main,
         policy={"scan": row, "saliency": dict(row, accuracy=0.85),
-                "16 candidates, hypothesis": dict(row, accuracy=0.84), "run_s": 1.0},
+                "16 candidates (trained on random 4), hypothesis": dict(row, accuracy=0.84),
+                "run_s": 1.0},
         voting={"one column": row, "three columns voting": dict(row, accuracy=0.9,
                                                                 sensor_offsets=[(0, 0)]),
                 "three columns, each alone": [0.7, 0.6, 0.5]}))
