@@ -138,7 +138,12 @@ def place_disagreement(coef):
 
 @jit
 def _next_uniform(state):
-    """SplitMix64 step on a one-element uint64 state; a float in [0, 1)."""
+    """SplitMix64 step on a one-element uint64 state; a float in [0, 1).
+
+    Compiled, the uint64 products wrap silently; run as Python
+    (NUMBA_DISABLE_JIT=1) numpy wraps them the same way and warns of the
+    overflow, which is the arithmetic intended.
+    """
     state[0] += np.uint64(0x9E3779B97F4A7C15)
     z = state[0]
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
