@@ -643,7 +643,10 @@ default="saliency"
             for c in chunks[1:]:
                 fill(c)
         else:
-            Parallel(n_jobs=self.n_jobs, prefer="threads")(delayed(fill)(c) for c in chunks[1:])
+            # Threads whatever joblib backend is active: the chunks write into
+            # this process's output array.
+            Parallel(n_jobs=self.n_jobs, require="sharedmem")(
+                delayed(fill)(c) for c in chunks[1:])
         return out
 
     def _fixation_chunk(self, frames, seed):

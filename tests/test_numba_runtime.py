@@ -253,7 +253,12 @@ def test_two_processes_compiling_at_once_agree(two_processes_compiling_at_once):
     assert first["kernels"], "no skhtm kernel was compiled"
     assert first["digest"] == second["digest"]
     assert "NumbaCacheWarning" not in first["warnings"] + second["warnings"]
-    assert set(first["kernels"]) == set(second["kernels"])
+    # A process that finds a caller already cached by the other loads it and
+    # never compiles the helpers inlined into it (e.g. _patches._scaled), so one
+    # may list fewer kernels than the other, depending on who wrote first; never
+    # different ones.
+    a, b = set(first["kernels"]), set(second["kernels"])
+    assert a <= b or b <= a, (a ^ b)
 
 
 def test_compiled_kernels_are_cached_and_loaded_by_the_next_process(
