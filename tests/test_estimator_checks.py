@@ -194,7 +194,11 @@ def test_expected_failures_are_only_binary_input(name, monkeypatch):
     failed = {r["check_name"] for r in results if r["status"] == "failed"}
     # These two check that negative input is refused, which check_binary does.
     negative = {"check_fit_non_negative", "check_positive_only_tag_during_fit"}
-    assert failed == negative | other_reason, failed
+    # The stream checks compare a row's output in two orders of the rows; on
+    # the checks' random data a Temporal Memory that predicts nothing gives the
+    # same rows either way, and one of them was seen to pass once in CI. Every
+    # other listed check must pass with binary input allowed.
+    assert negative <= failed <= negative | other_reason, failed
     for r in results:
         if r["check_name"] in other_reason:
             assert "not invariant" in str(r["exception"]), r
